@@ -1,0 +1,74 @@
+"""Checkpoints: one mapping, written atomically, loaded without unpickling arbitrary objects.
+
+A checkpoint holds the networks, the optimisers, the step, the RNG states and the resolved
+config (as plain data). It is written to a temporary file in the same folder, flushed and
+fsynced, then renamed over the target, so a crash leaves either the old file or the new one,
+never a torn one. Loading uses ``torch.load(weights_only=True)``, which refuses any pickle
+that would build objects other than tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import GankitError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise GankitError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with weights-only unpickling; any problem is one GankitError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise GankitError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt, truncated or unsafe files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise GankitError(f"cannot load checkpoint {path}: {first[:200]}") from None
+    if not isinstance(state, dict) or "G" not in state or "config" not in state:
+        raise GankitError(f"cannot load checkpoint {path}: not a gankit checkpoint")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """The CPU (and, if present, CUDA) RNG states, as tensors."""
+    out: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

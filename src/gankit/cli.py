@@ -1,0 +1,128 @@
+"""The ``gankit`` command: parse, validate, call the library; nothing else.
+
+Every user error ends as one line ``gankit: error: ...`` on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import GankitError
+
+DEFAULT_PRESET = "ring8"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gankit")
+def cli() -> None:
+    """gankit: generative adversarial networks whose theory you can check."""
+
+
+def _new_run_dir(out: str | None, name: str) -> Path:
+    """``--out`` if it is free, else the first free ``runs/NAME[-k]``; never reuse a run."""
+    if out is not None:
+        p = Path(out)
+        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            raise GankitError(f"run directory {p} already exists and is not empty; choose another --out")
+        return p
+    base = Path("runs") / name
+    p, k = base, 1
+    while p.exists():
+        k += 1
+        p = base.with_name(f"{name}-{k}")
+    return p
+
+
+@cli.command()
+@click.option("--preset", help=f"A shipped preset (default {DEFAULT_PRESET}); see `gankit presets`.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A YAML config file.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a field, e.g. train.steps=500.")
+@click.option("--out", help="Run directory (default runs/NAME, numbered if taken).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+def train(preset, config_file, overrides, out, dry_run) -> None:
+    """Train a GAN and write a run directory."""
+    from .config import load_config
+
+    if preset is None and config_file is None:
+        preset = DEFAULT_PRESET
+    cfg = load_config(preset, config_file, list(overrides))
+    if dry_run:
+        import yaml
+
+        click.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), nl=False)
+        return
+    name = preset or Path(config_file).stem
+    run_dir = _new_run_dir(out, name)
+    from .train import train as run_training
+
+    result = run_training(cfg, run_dir)
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
+    click.echo(f"run written to {run_dir}: {summary}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of samples.")
+@click.option("--out", required=True, help="Output file: .npy (array N x dims) or .png (a plot).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed: same seed, same samples.")
+def sample(run_dir, n, out, seed) -> None:
+    """Draw samples from a trained run's generator."""
+    from .sampling import load_generator, write_samples
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise GankitError(f"--out must end in .npy or .png, got {out!r}")
+    G, cfg, target = load_generator(run_dir)
+    write_samples(G, cfg, target, n, seed, Path(out))
+    click.echo(f"{n} samples written to {out}")
+
+
+@cli.command()
+@click.option("--out", default="runs/theory", show_default=True, help="Folder for the figures.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list.")
+def theory(out, as_json) -> None:
+    """Check the claims of Goodfellow et al. (2014) numerically; exit 1 if one fails."""
+    from .claims import claims_json, format_table, run_claims
+
+    rows = run_claims(out, log=lambda s: click.echo(f"theory: {s}", err=True))
+    if as_json:
+        click.echo(json.dumps(claims_json(rows), indent=1))
+    else:
+        click.echo(format_table(rows))
+        click.echo(f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}")
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        click.echo(f"theory: {len(failed)} of {len(rows)} claims failed", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+def presets() -> None:
+    """List the shipped presets."""
+    from .config import preset_names
+
+    for name in preset_names():
+        click.echo(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command; user errors become one line and exit status 2."""
+    try:
+        rv = cli.main(args=argv, prog_name="gankit", standalone_mode=False)
+    except GankitError as e:
+        click.echo(f"gankit: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("gankit: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"gankit: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("gankit: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

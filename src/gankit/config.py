@@ -1,0 +1,278 @@
+"""Typed configuration: sections ``data``, ``model``, ``objective``, ``train``.
+
+A config is resolved as defaults ← preset or YAML file ← ``--set key=value`` overrides, then
+validated once, up front. Every problem becomes one :class:`GankitError` line that names the
+field (``train.steps: must be greater than 0``), with a did-you-mean for unknown keys. The
+resolved config is saved as ``config.yaml`` in the run directory and is all a run needs to
+be rebuilt.
+"""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import GankitError, unknown_name
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "ObjectiveConfig",
+    "TrainConfig",
+    "preset_names",
+    "load_config",
+    "parse_overrides",
+    "save_config",
+    "read_config",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """What to learn: a toy target by name; ``mixture1d`` takes its weights, means and stds."""
+
+    name: str = "ring8"
+    weights: Optional[list[float]] = None
+    means: Optional[list[float]] = None
+    stds: Optional[list[float]] = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .distributions import TARGETS
+
+        if v not in TARGETS:
+            raise ValueError(str(unknown_name("dataset", v, TARGETS.names())))
+        return v
+
+    @model_validator(mode="after")
+    def _mixture(self) -> "DataConfig":
+        given = [f for f in ("weights", "means", "stds") if getattr(self, f) is not None]
+        if self.name == "mixture1d":
+            if len(given) < 3:
+                missing = sorted({"weights", "means", "stds"} - set(given))
+                raise ValueError(f"mixture1d needs data.{', data.'.join(missing)}")
+            if not (len(self.weights) == len(self.means) == len(self.stds) >= 1):
+                raise ValueError("data.weights, data.means and data.stds must have the same, non-zero length")
+            if any(s <= 0 for s in self.stds) or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("data.stds must be positive and data.weights non-negative with a positive sum")
+        elif given:
+            raise ValueError(f"data.{given[0]} is only used by data.name=mixture1d")
+        return self
+
+    def target_params(self) -> dict[str, Any]:
+        """Keyword arguments for the target's builder."""
+        if self.name == "mixture1d":
+            return {"weights": self.weights, "means": self.means, "stds": self.stds}
+        return {}
+
+
+class ModelConfig(_Section):
+    """The networks: ``name`` picks the builder; sizes of G and D."""
+
+    name: str = "mlp"
+    z_dim: int = Field(2, gt=0)
+    g_hidden: int = Field(128, gt=0)
+    g_layers: int = Field(3, gt=0)
+    d_hidden: int = Field(128, gt=0)
+    d_layers: int = Field(3, gt=0)
+    g_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "relu"
+    d_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "leaky_relu"
+    spectral_norm: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .nets import NETS
+
+        if v not in NETS:
+            raise ValueError(str(unknown_name("network", v, NETS.names())))
+        return v
+
+
+class ObjectiveConfig(_Section):
+    """The game: objective by name, and D regularisers (unset means the objective's default)."""
+
+    name: str = "nonsaturating"
+    gp_weight: Optional[float] = Field(None, ge=0)  # WGAN-GP λ; default 10 for wgan-gp, else 0
+    clip: Optional[float] = Field(None, gt=0)  # weight clipping c; default 0.01 for wasserstein
+    r1_gamma: float = Field(0.0, ge=0)  # R1 weight γ: the loss adds γ/2·E‖∇D(x)‖²
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .objectives import OBJECTIVES
+
+        if v not in OBJECTIVES:
+            raise ValueError(str(unknown_name("objective", v, OBJECTIVES.names())))
+        return v
+
+
+class TrainConfig(_Section):
+    """The loop (Algorithm 1 of Goodfellow et al. 2014): d_steps D updates per G update, Adam."""
+
+    steps: int = Field(10000, gt=0)  # generator updates
+    batch_size: int = Field(256, gt=0)
+    d_steps: int = Field(1, gt=0)  # k of Algorithm 1
+    lr_g: float = Field(1e-4, gt=0)
+    lr_d: float = Field(1e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of both rates to 0 at the end
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    log_every: int = Field(100, gt=0)
+    eval_every: int = Field(1000, ge=0)  # 0: only at the end
+    sample_every: int = Field(1000, ge=0)  # 0: only at the end
+    checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end
+    eval_samples: int = Field(2500, gt=0)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class Config(_Section):
+    """A whole run."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    train: TrainConfig = TrainConfig()
+
+
+# --- presets, files, overrides ---------------------------------------------------------------
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``gankit/presets``."""
+    return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, where: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise GankitError(f"{where}: not valid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GankitError(f"{where}: expected a mapping of sections (data, model, objective, train)")
+    return data
+
+
+def _preset_dict(name: str) -> dict:
+    if name not in preset_names():
+        raise unknown_name("preset", name, preset_names())
+    text = resources.files("gankit.presets").joinpath(f"{name}.yaml").read_text()
+    return _read_yaml(text, f"preset {name}")
+
+
+def _file_dict(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise GankitError(f"config file not found: {p}")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise GankitError(f"cannot read config file {p}: {e.__class__.__name__}") from None
+    return _read_yaml(text, str(p))
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["train.steps=100", "objective.name=hinge"]`` → nested dict; values are read as YAML."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise GankitError(f"--set expects section.key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw  # not YAML: keep the text, the field's type check decides
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise GankitError(f"--set {key}: {part} is both a value and a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, new: dict) -> dict:
+    out = dict(base)
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The valid keys of the config section at ``loc`` (for did-you-mean)."""
+    model: Any = Config
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _format_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = tuple(str(p) for p in err["loc"])
+    name = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        valid = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], valid, n=1)
+        hint = f" (did you mean {'.'.join(loc[:-1] + (close[0],))}?)" if close else ""
+        return f"unknown config key {name}{hint}"
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if "input" in err and err["type"] not in ("value_error", "model_type"):
+        msg += f" (got {err['input']!r})"
+    return f"config {name}: {msg}" if name else f"config: {msg}"
+
+
+def build_config(data: dict) -> Config:
+    """Validate a nested dict into a :class:`Config`; the first problem is one GankitError line."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise GankitError(_format_error(e)) from None
+
+
+def load_config(preset: str | None = None, file: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults ← preset (or YAML file) ← ``key=value`` overrides, validated."""
+    if preset is not None and file is not None:
+        raise GankitError("give --preset or --config, not both")
+    data: dict = {}
+    if preset is not None:
+        data = _preset_dict(preset)
+    elif file is not None:
+        data = _file_dict(file)
+    data = _merge(data, parse_overrides(overrides or []))
+    return build_config(data)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (every field, so the run can be rebuilt from it alone)."""
+    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+
+
+def read_config(path: str | Path) -> Config:
+    """Read a resolved ``config.yaml`` back (a run directory's)."""
+    return build_config(_file_dict(path))

@@ -1,0 +1,25 @@
+"""The one exception type that reaches a user as a single line.
+
+Everything a user can get wrong (config, data, checkpoint, command line) raises
+:class:`GankitError` with a message that names the problem; ``cli.main`` prints it
+as ``gankit: error: <message>`` and exits with status 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class GankitError(Exception):
+    """A user-facing error: its message is the whole story, one line."""
+
+    exit_code = 2
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str]) -> GankitError:
+    """The error for a name missing from a registry: lists the valid names and a close match."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return GankitError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid)}")

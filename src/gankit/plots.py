@@ -1,0 +1,102 @@
+"""Figures, written as PNG files with matplotlib's non-interactive backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from .distributions import GaussianMixture  # noqa: E402
+
+__all__ = ["plot_toy_samples", "plot_figure1", "plot_theory_curves"]
+
+
+def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path, title: str = "") -> None:
+    """Samples over the target: a histogram against p_data (1-D) or points over log p_data (2-D)."""
+    lo, hi = target.bounds(4.0)
+    fig, ax = plt.subplots(figsize=(5, 5) if target.dim == 2 else (6, 3.5), dpi=100)
+    if target.dim == 1:
+        x = torch.linspace(float(lo[0]), float(hi[0]), 1000, dtype=torch.float64)
+        ax.hist(samples[:, 0].numpy(), bins=100, range=(float(lo[0]), float(hi[0])), density=True,
+                color="tab:green", alpha=0.5, label="G samples")
+        ax.plot(x.numpy(), target.prob(x).numpy(), "k--", label="p_data")
+        ax.set_xlabel("x")
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        pad = 0.1 * float((hi - lo).max())
+        lo, hi = lo - pad, hi + pad
+        g = torch.stack(torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 300, dtype=torch.float64),
+                                       torch.linspace(float(lo[1]), float(hi[1]), 300, dtype=torch.float64),
+                                       indexing="xy"), -1)
+        logp = target.log_prob(g.reshape(-1, 2)).reshape(300, 300).clamp(min=-12)
+        ax.imshow(logp.numpy(), origin="lower", extent=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+                  cmap="Greys", alpha=0.6)
+        s = samples.numpy()
+        ax.scatter(s[:, 0], s[:, 1], s=2, c="tab:green", alpha=0.5, linewidths=0)
+        ax.set_xlim(float(lo[0]), float(hi[0]))
+        ax.set_ylim(float(lo[1]), float(hi[1]))
+        ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_figure1(stages: Sequence[dict], path: str | Path) -> None:
+    """Figure 1 of Goodfellow et al. (2014): p_data, p_g, D and D* at successive stages.
+
+    Each stage is a dict with ``title`` and 1-D arrays ``x``, ``p_data``, ``p_g``, ``D``, ``D_star``.
+    Densities use the left axis, discriminators the right one (0 to 1, with 1/2 marked).
+    """
+    fig, axes = plt.subplots(1, len(stages), figsize=(3.6 * len(stages), 3.2), dpi=110, sharey=True)
+    axes = [axes] if len(stages) == 1 else list(axes)
+    for ax, st in zip(axes, stages):
+        x = st["x"]
+        ax.plot(x, st["p_data"], "k:", lw=2, label="p_data")
+        ax.plot(x, st["p_g"], color="tab:green", lw=1.5, label="p_g")
+        ax2 = ax.twinx()
+        ax2.plot(x, st["D"], color="tab:blue", ls="--", lw=1.5, label="D (trained)")
+        ax2.plot(x, st["D_star"], color="tab:red", lw=0.8, alpha=0.8, label="D* = p_data/(p_data+p_g)")
+        ax2.axhline(0.5, color="grey", lw=0.5)
+        ax2.set_ylim(0, 1)
+        if ax is not axes[-1]:
+            ax2.set_yticklabels([])
+        ax.set_title(st["title"], fontsize=9)
+        ax.set_xlabel("x")
+    axes[0].set_ylabel("density")
+    h1, l1 = axes[0].get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_theory_curves(curve: Sequence[tuple[int, float, float, float]], path: str | Path) -> None:
+    """JSD(p_data ‖ p_g) and the value of the game against training step.
+
+    ``curve`` rows are (step, JSD, C(G) = V(D*, G), V(D, G) of the training's own D), all by
+    quadrature. C(G) = −log 4 + 2·JSD sits above V(D, G) and falls to −log 4 (marked).
+    """
+    import math
+
+    steps, j, c, v = (list(col) for col in zip(*curve))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=110)
+    a1.semilogy(steps, [max(t, 1e-6) for t in j], color="tab:purple")
+    a1.set_title("JSD(p_data || p_g), nats", fontsize=9)
+    a1.set_xlabel("step")
+    a2.plot(steps, c, color="tab:red", label="C(G) = V(D*, G)")
+    a2.plot(steps, v, color="tab:blue", ls="--", label="V(D, G), the training's D")
+    a2.axhline(-math.log(4), color="k", lw=0.8, ls=":", label="-log 4")
+    a2.set_title("value of the game", fontsize=9)
+    a2.set_xlabel("step")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

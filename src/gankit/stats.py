@@ -1,0 +1,98 @@
+"""Statistics reported from where they arise, written by one collector.
+
+Anywhere in the code: ``stats.report("loss/d", tensor_or_float)``. Values are kept as they
+come (tensors stay on their device, so reporting never forces a host sync) and averaged per
+name when the collector flushes, which writes one JSON object a line to ``metrics.jsonl`` and
+the same scalars to TensorBoard. With no active collector, ``report`` does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["report", "Collector", "read_jsonl"]
+
+_active: "Collector | None" = None
+
+
+def report(name: str, value: Any) -> None:
+    """Record one value of the statistic ``name`` for the current logging interval."""
+    if _active is not None:
+        _active.add(name, value)
+
+
+class Collector:
+    """Averages reported values per name and writes them at ``flush(step)``.
+
+    Use as a context manager: while open it is the target of :func:`report`.
+    """
+
+    def __init__(self, run_dir: str | Path | None, tensorboard: bool = False):
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._values: dict[str, list] = defaultdict(list)
+        self._jsonl = None
+        self._tb = None
+        if self.run_dir is not None:
+            self._jsonl = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
+            if tensorboard:
+                from torch.utils.tensorboard import SummaryWriter  # imported only when used: slow
+
+                self._tb = SummaryWriter(str(self.run_dir / "tb"))
+        self.last: dict[str, float] = {}
+
+    def add(self, name: str, value: Any) -> None:
+        """Keep one value (float, int or tensor; tensors are detached, not synced)."""
+        self._values[name].append(value.detach() if torch.is_tensor(value) else value)
+
+    def flush(self, step: int) -> dict[str, float]:
+        """Average what was reported since the last flush, write it, return it."""
+        row: dict[str, float] = {}
+        for name, vals in self._values.items():
+            if vals and torch.is_tensor(vals[0]):
+                v = torch.stack([t.float().mean() for t in vals]).mean().item()
+            else:
+                v = float(sum(vals) / len(vals))
+            row[name] = v
+        self._values.clear()
+        if not row:
+            return row
+        self.last.update(row)
+        if self._jsonl is not None:
+            clean = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items()}
+            self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
+        if self._tb is not None:
+            for k, v in row.items():
+                self._tb.add_scalar(k, v, step)
+        return row
+
+    def close(self) -> None:
+        """Flush files and stop being the report target."""
+        global _active
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        if _active is self:
+            _active = None
+
+    def __enter__(self) -> "Collector":
+        global _active
+        _active = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The rows of a ``metrics.jsonl`` file."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gankit.cli import main
+from gankit.stats import read_jsonl
+
+FAST = ["--set", "train.steps=4", "--set", "train.batch_size=16", "--set", "train.eval_every=2",
+        "--set", "train.sample_every=2", "--set", "train.checkpoint_every=2", "--set", "train.log_every=1",
+        "--set", "train.eval_samples=64", "--set", "train.progress=false"]
+
+
+def run(args, capsys):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "ring8"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--preset", "ring8", *FAST, "--out", str(out)])
+    assert e.value.code == 0
+    return out
+
+
+def test_train_writes_a_run_directory(run_dir):
+    assert (run_dir / "config.yaml").is_file()
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all("loss/d" in r and "loss/g" in r for r in rows)
+    assert "toy/modes" in rows[1] and "toy/jsd" in rows[3]
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+    assert any((run_dir / "tb").iterdir())
+
+
+def test_sample_is_reproducible(run_dir, tmp_path, capsys):
+    a, b, c = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "c.npy"
+    for f, seed in ((a, 1), (b, 1), (c, 2)):
+        code, _, err = run(["sample", str(run_dir), "--n", "50", "--out", str(f), "--seed", str(seed)], capsys)
+        assert code == 0, err
+    x = np.load(a)
+    assert x.shape == (50, 2) and x.dtype == np.float32
+    assert np.array_equal(x, np.load(b)) and not np.array_equal(x, np.load(c))
+    code, _, _ = run(["sample", str(run_dir), "--n", "200", "--out", str(tmp_path / "s.png")], capsys)
+    assert code == 0 and (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    code, out, _ = run(["train", "--preset", "grid25", "--set", "train.steps=5", "--dry-run"], capsys)
+    assert code == 0
+    assert "name: grid25" in out and "steps: 5" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--set", "train.stepz=1", "--dry-run"], "unknown config key train.stepz (did you mean train.steps?)"),
+    (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--config", "/nonexistent.yaml"], "config file not found"),
+    (["train", "--preset", "ring8", "--config", "x.yaml"], "not both"),
+    (["sample", "/nonexistent-run", "--out", "x.npy"], "run directory not found"),
+    (["sample", ".", "--out", "x.txt"], "--out must end in .npy or .png"),
+    (["sample", ".", "--n", "0", "--out", "x.npy"], "--n"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    code, _, err = run(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gankit: error: ") and message in lines[0]
+
+
+def test_train_never_overwrites_a_run(run_dir, capsys):
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
+    code, _, err = run(["train", *FAST, "--out", str(run_dir)], capsys)
+    assert code == 2 and "already exists" in err
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_corrupt_checkpoint_is_one_line(run_dir, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(run_dir, bad)
+    (bad / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    code, _, err = run(["sample", str(bad), "--out", str(tmp_path / "x.npy")], capsys)
+    assert code == 2 and "cannot load checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "gankit", "presets"], capture_output=True, text=True, check=True)
+    assert "ring8" in out.stdout.split()

@@ -1,0 +1,89 @@
+import math
+
+import pytest
+import torch
+
+from gankit.errors import GankitError
+from gankit.objectives import OBJECTIVES, gan_value, get_objective, gradient_penalty, r1_penalty
+
+LOG2 = math.log(2.0)
+ZERO = torch.zeros(16)
+
+# (objective, D loss at r = f = 0, G loss at f = 0), from each loss's equation.
+AT_ZERO = {
+    "minimax": (2 * LOG2, -LOG2),  # −log σ(0) − log(1 − σ(0)) = 2 log 2; log(1 − ½) = −log 2
+    "nonsaturating": (2 * LOG2, LOG2),  # −log σ(0) = log 2
+    "wasserstein": (0.0, 0.0),
+    "wgan-gp": (0.0, 0.0),
+    "hinge": (2.0, 0.0),  # max(0, 1 − 0) + max(0, 1 + 0)
+    "lsgan": (0.5, 0.5),  # ½(0 − 1)² + ½·0²; ½(0 − 1)²
+}
+
+
+def test_every_objective_is_covered():
+    assert set(OBJECTIVES.names()) == set(AT_ZERO)
+
+
+@pytest.mark.parametrize("name", sorted(AT_ZERO))
+def test_losses_at_logit_zero(name):
+    obj = get_objective(name)
+    d0, g0 = AT_ZERO[name]
+    assert obj.d_loss(ZERO, ZERO).item() == pytest.approx(d0, abs=1e-7)
+    assert obj.g_loss(ZERO).item() == pytest.approx(g0, abs=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(AT_ZERO))
+def test_losses_finite_at_extreme_logits(name):
+    obj = get_objective(name)
+    big = torch.tensor([-1e4, -50.0, 50.0, 1e4])
+    assert torch.isfinite(obj.d_loss(big, big.flip(0)))
+    assert torch.isfinite(obj.g_loss(big))
+
+
+def test_minimax_d_loss_is_minus_value_and_vanishes_at_a_perfect_discriminator():
+    r, f = torch.randn(100), torch.randn(100)
+    assert get_objective("minimax").d_loss(r, f).item() == pytest.approx(-gan_value(r, f).item(), rel=1e-6)
+    # D(x) → 1 on real, D(G(z)) → 0 on fake: V → 0 from below, without overflow.
+    assert get_objective("minimax").d_loss(torch.full((4,), 200.0), torch.full((4,), -200.0)).item() == 0.0
+
+
+def test_saturating_and_nonsaturating_gradients_differ_by_d_over_one_minus_d():
+    # d/df log(1 − σ(f)) = −σ(f); d/df −log σ(f) = −(1 − σ(f)): ratio σ/(1 − σ) = e^f.
+    for f0 in (-8.0, -2.0, 0.0, 3.0):
+        f = torch.tensor([f0], dtype=torch.float64, requires_grad=True)
+        (g_mm,) = torch.autograd.grad(get_objective("minimax").g_loss(f), f)
+        (g_ns,) = torch.autograd.grad(get_objective("nonsaturating").g_loss(f), f)
+        assert (g_mm / g_ns).item() == pytest.approx(math.exp(f0), rel=1e-12)
+        assert g_mm.item() == pytest.approx(-torch.sigmoid(f).item(), rel=1e-12)
+
+
+def test_defaults_of_wgan_variants():
+    assert get_objective("wgan-gp").gp_weight == 10.0
+    assert get_objective("wasserstein").clip == 0.01
+    assert get_objective("hinge").gp_weight == 0.0 and get_objective("hinge").clip is None
+
+
+def test_gradient_penalty_of_linear_critic():
+    # D(x) = w·x has ∇D = w everywhere, so the penalty is (‖w‖ − 1)² whatever the interpolates.
+    w = torch.tensor([3.0, 4.0])
+    gp = gradient_penalty(lambda x: x @ w, torch.randn(32, 2), torch.randn(32, 2))
+    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2, rel=1e-6)
+
+
+def test_gradient_penalty_trains_the_critic():
+    lin = torch.nn.Linear(2, 1)
+    gp = gradient_penalty(lambda x: lin(x).squeeze(-1), torch.randn(8, 2), torch.randn(8, 2))
+    gp.backward()
+    assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
+
+
+def test_r1_penalty_of_quadratic_critic():
+    # D(x) = ½‖x‖² has ∇D = x, so E‖∇D‖² = E‖x‖².
+    x = torch.randn(64, 3).requires_grad_(True)
+    logits = 0.5 * x.square().sum(1)
+    assert r1_penalty(logits, x).item() == pytest.approx(x.detach().square().sum(1).mean().item(), rel=1e-6)
+
+
+def test_unknown_objective_lists_valid_names():
+    with pytest.raises(GankitError, match="unknown objective 'nonsaturate'.*did you mean 'nonsaturating'.*hinge"):
+        get_objective("nonsaturate")
