@@ -37,6 +37,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _registered(value: str, registry, kind: str) -> str:
+    """``value`` if ``registry`` has it; else the registry's error, which lists the valid names."""
+    if value not in registry:
+        raise ValueError(str(unknown_name(kind, value, registry.names())))
+    return value
+
+
 class DataConfig(_Section):
     """What to learn: a toy target by name; ``mixture1d`` takes its weights, means and stds."""
 
@@ -50,9 +57,7 @@ class DataConfig(_Section):
     def _known(cls, v: str) -> str:
         from .distributions import TARGETS
 
-        if v not in TARGETS:
-            raise ValueError(str(unknown_name("dataset", v, TARGETS.names())))
-        return v
+        return _registered(v, TARGETS, "dataset")
 
     @model_validator(mode="after")
     def _mixture(self) -> "DataConfig":
@@ -94,9 +99,7 @@ class ModelConfig(_Section):
     def _known(cls, v: str) -> str:
         from .nets import NETS
 
-        if v not in NETS:
-            raise ValueError(str(unknown_name("network", v, NETS.names())))
-        return v
+        return _registered(v, NETS, "network")
 
 
 class ObjectiveConfig(_Section):
@@ -112,9 +115,7 @@ class ObjectiveConfig(_Section):
     def _known(cls, v: str) -> str:
         from .objectives import OBJECTIVES
 
-        if v not in OBJECTIVES:
-            raise ValueError(str(unknown_name("objective", v, OBJECTIVES.names())))
-        return v
+        return _registered(v, OBJECTIVES, "objective")
 
 
 class TrainConfig(_Section):
