@@ -150,7 +150,20 @@ def saturation_claim(G: nn.Module, D: nn.Module, n: int = 32) -> tuple[Claim, fl
 
 def run_claims(out_dir: str | Path | None = None, log: Callable[[str], None] = lambda s: None,
                cfg: Config | None = None) -> list[Claim]:
-    """Run the experiment, return the rows, and write the figures to ``out_dir`` if given."""
+    """Run the experiment, return the rows, and write the figures to ``out_dir`` if given.
+
+    Runs on one CPU thread: the networks are tiny, so extra threads only add overhead, and on
+    a loaded machine OpenMP threads that wait on each other can make the run many times slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_claims(out_dir, log, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_claims(out_dir: str | Path | None, log: Callable[[str], None], cfg: Config | None) -> list[Claim]:
     t0 = time.perf_counter()
     cfg = cfg or load_config(THEORY_PRESET, overrides=["train.progress=false", "train.tensorboard=false"])
     steps = cfg.train.steps
