@@ -108,3 +108,36 @@ def test_pushforward_of_a_folding_generator():
     q = pushforward_masses_1d(Abs(), edges, n_z=2**16)
     exact = 2 * gauss(0, 1).cell_masses([edges])
     assert (q - exact).abs().max().item() <= 4.0 / 2**16
+
+
+def test_w1_of_two_gaussians_closed_forms():
+    from gankit.theory import gaussian_quantile, wasserstein1_1d
+
+    # Same σ: the quantile functions differ by the shift, so W1 = |μ₁ − μ₂|.
+    assert wasserstein1_1d(gaussian_quantile(0.3, 1.2), gaussian_quantile(-1.7, 1.2)) == pytest.approx(2.0, abs=1e-12)
+    # Same μ: they differ by (σ₁ − σ₂)Φ⁻¹(u), so W1 = |σ₁ − σ₂|·E|Z| = |σ₁ − σ₂|·√(2/π).
+    w = wasserstein1_1d(gaussian_quantile(1.0, 0.5), gaussian_quantile(1.0, 2.0), n=2**20)
+    assert w == pytest.approx(1.5 * math.sqrt(2 / math.pi), rel=1e-4)
+
+
+def test_minimax_gradient_vanishes_for_disjoint_supports_while_w1_does_not():
+    # Arjovsky et al. (2017), example 1: for θ ≫ ε, JSD(N(0, ε²) ‖ N(θ, ε²)) = log 2 for every θ.
+    eps = 0.01
+    for th in (0.2, 1.0, 3.0):
+        x, w = simpson_grid(-0.3, th + 0.3, 200001)
+        assert jsd(gauss(0, eps).prob(x), gauss(th, eps).prob(x), w).item() == pytest.approx(math.log(2), abs=1e-9)
+
+
+def test_density_descent_reaches_the_global_minimum_monotonically():
+    from gankit.theory import density_descent
+
+    edges = torch.linspace(-3, 3, 41, dtype=torch.float64)
+    p_data = gauss(0.5, 0.7).cell_masses([edges])
+    p_data = p_data / p_data.sum()
+    p_g0 = torch.full((40,), 1 / 40, dtype=torch.float64)  # uniform start
+    h = density_descent(p_data, p_g0, steps=60, lr=0.5)
+    assert h["C"][0].item() > -LOG4 + 0.1
+    assert (h["C"][1:] - h["C"][:-1]).max().item() <= 1e-12  # never rises
+    assert h["C"][-1].item() == pytest.approx(-LOG4, abs=1e-8)
+    assert h["jsd"][-1].item() < 1e-8
+    assert torch.allclose(h["p_g"].sum(1), torch.ones(61, dtype=torch.float64))  # p_g stays a distribution

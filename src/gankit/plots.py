@@ -14,7 +14,8 @@ from torch import Tensor  # noqa: E402
 
 from .distributions import GaussianMixture  # noqa: E402
 
-__all__ = ["plot_toy_samples", "plot_figure1", "plot_theory_curves"]
+__all__ = ["plot_toy_samples", "plot_figure1", "plot_theory_curves", "plot_logit", "plot_proposition2", "plot_wgan",
+           "plot_dynamics"]
 
 
 def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path, title: str = "") -> None:
@@ -97,6 +98,102 @@ def plot_theory_curves(curve: Sequence[tuple[int, float, float, float]], path: s
     a2.set_title("value of the game", fontsize=9)
     a2.set_xlabel("step")
     a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_logit(fig_data: dict, path: str | Path) -> None:
+    """The trained discriminator's logit f against the optimal logit f* = log(p_data/p_g)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
+    x = fig_data["x"]
+    ax.plot(x, fig_data["f"], color="tab:blue", ls="--", label="logit of the trained D")
+    ax.plot(x, fig_data["f_star"], color="tab:red", lw=1, label="f* = log(p_data / p_g)")
+    ax.set_ylim(-12, 12)
+    ax.set_xlabel("x")
+    ax.set_ylabel("logit")
+    ax2 = ax.twinx()
+    ax2.plot(x, fig_data["p_data"], "k:", label="p_data")
+    ax2.plot(x, fig_data["p_g"], color="tab:green", label="p_g")
+    ax2.set_ylabel("density")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
+    ax.set_title("G fixed: the trained logit lies on log(p_data/p_g) where both have mass", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_proposition2(fig_data: dict, path: str | Path) -> None:
+    """p_g morphing into p_data under descent on C with D = D*, and C against step."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=110)
+    x, w = fig_data["x"], fig_data["width"]
+    a1.plot(x, fig_data["p_data"] / w, "k:", lw=2, label="p_data")
+    pg = fig_data["p_g"]
+    cmap = plt.get_cmap("Greens")
+    shown = [0, 1, 2, 4, 8, len(pg) - 1]
+    for i, k in enumerate(shown):
+        a1.plot(x, pg[k] / w, color=cmap(0.3 + 0.7 * i / (len(shown) - 1)), lw=1.2, label=f"p_g, step {k}")
+    a1.set_xlabel("x")
+    a1.legend(fontsize=7)
+    a1.set_title("Proposition 2: p_g descends C with D = D*", fontsize=9)
+    import math
+
+    steps = range(len(fig_data["C"]))
+    a2.plot(steps, fig_data["C"], color="tab:red", label="C(p_g)")
+    a2.axhline(-math.log(4), color="k", lw=0.8, ls=":", label="-log 4")
+    a2.set_xlabel("step")
+    a2.set_xscale("symlog", linthresh=1)
+    a2.set_xlim(left=0)
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_wgan(fig_data: dict, path: str | Path) -> None:
+    """Arjovsky et al. (2017), example 1: JSD and W1 against θ, and the generator's gradients."""
+    import math
+
+    th = fig_data["theta"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=110)
+    a1.plot(th, fig_data["jsd"], "o-", color="tab:purple", label="JSD(p_0 || p_theta)")
+    a1.plot(th, fig_data["w1"], "s-", color="tab:orange", label="W1(p_0, p_theta)")
+    a1.axhline(math.log(2), color="grey", lw=0.8, ls=":", label="log 2")
+    a1.set_xlabel("theta")
+    a1.legend(fontsize=8)
+    a1.set_title("distance between N(0, eps^2) and N(theta, eps^2)", fontsize=9)
+    a2.semilogy(th, [max(abs(g), 1e-30) for g in fig_data["g_minimax"]], "o-",
+                label="minimax, D = D* (below 1e-30, 0 in float64, drawn at 1e-30)")
+    a2.semilogy(th, [abs(g) for g in fig_data["g_nonsat"]], "s-", label="non-saturating, D = D*")
+    crit = fig_data["critic"]
+    a2.semilogy(list(crit), [abs(g) for g in crit.values()], "^-", label="WGAN-GP, trained critic")
+    a2.set_xlabel("theta")
+    a2.set_title("|d/dtheta| of the generator loss", fontsize=9)
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_dynamics(fig_data: dict, path: str | Path) -> None:
+    """Bimodal target: the final p_g and the generator's gradient norm per step, per objective."""
+    names = list(fig_data)
+    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 6), dpi=110)
+    for j, name in enumerate(names):
+        d = fig_data[name]
+        a = axes[0, j]
+        a.plot(d["x"], d["p_data"], "k:", lw=2, label="p_data")
+        a.plot(d["x"], d["p_g"], color="tab:green", label="p_g")
+        a.set_xlim(-5, 5)
+        a.set_title(f"{name}: JSD {d['jsd']:.3g} nats", fontsize=9)
+        a.legend(fontsize=8)
+        b = axes[1, j]
+        b.semilogy(range(1, len(d["norms"]) + 1), [max(n, 1e-12) for n in d["norms"]], lw=0.5)
+        b.axhline(1e-3, color="r", lw=0.8, ls=":")
+        b.set_xlabel("step")
+        b.set_title("|grad of the G loss| per step", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

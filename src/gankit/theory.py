@@ -28,6 +28,9 @@ __all__ = [
     "kl",
     "jsd",
     "pushforward_masses_1d",
+    "gaussian_quantile",
+    "wasserstein1_1d",
+    "density_descent",
 ]
 
 LOG4 = math.log(4.0)
@@ -115,3 +118,48 @@ def pushforward_masses_1d(generator, edges: Tensor, n_z: int = 2**20, z_dim: int
     inside = (idx >= 0) & (idx < len(edges) - 1)
     counts = torch.bincount(idx[inside], minlength=len(edges) - 1).double()
     return counts / n_z
+
+
+def gaussian_quantile(mu: float, sd: float):
+    """The quantile function u ↦ μ + σ·Φ⁻¹(u) of N(μ, σ²)."""
+    return lambda u: mu + sd * math.sqrt(2.0) * torch.special.erfinv(2 * u - 1)
+
+
+def wasserstein1_1d(quantile_p, quantile_q, n: int = 2**16) -> float:
+    """W1(p, q) = ∫₀¹ |F_p⁻¹(u) − F_q⁻¹(u)| du, the 1-D closed form via quantile functions.
+
+    Midpoint rule on u_i = (i + ½)/n. For N(μ₁, σ²) and N(μ₂, σ²) it is |μ₁ − μ₂|; for
+    N(μ, σ₁²) and N(μ, σ₂²) it is |σ₁ − σ₂|·E|Z| = |σ₁ − σ₂|·√(2/π).
+    """
+    u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return (quantile_p(u) - quantile_q(u)).abs().mean().item()
+
+
+def density_descent(p_data: Tensor, p_g0: Tensor, steps: int, lr: float) -> dict[str, Tensor]:
+    """Proposition 2 of Goodfellow et al. (2014) in the space of densities.
+
+    p_g is a distribution over the same cells as the masses ``p_data`` [B], started at ``p_g0``.
+    Each step sets D = D* = p_data/(p_data + p_g) exactly, then descends
+    V(D*, p_g) = Σ p_data log D* + p_g log(1 − D*) with D* held fixed. By the envelope theorem
+    (D* maximises V) its gradient with respect to p_g, log(1 − D*), is the gradient of C(p_g)
+    itself. The step is taken in p_g's softmax parameterisation as an exponentiated-gradient
+    (mirror-descent) step, p_g ← p_g·exp(−lr·∂C/∂p_g)/Z, which keeps p_g a distribution; since C
+    is convex in p_g, the descent reaches its minimum −log 4 at p_g = p_data.
+
+    Returns ``C`` [steps + 1], ``jsd`` [steps + 1] and ``p_g`` [steps + 1, B].
+    """
+    theta = p_g0.to(torch.float64).log().clone()
+    cs, jsds, pgs = [], [], []
+    for i in range(steps + 1):
+        p_g = torch.softmax(theta, 0).requires_grad_(True)
+        with torch.no_grad():  # D = D*, exact and held fixed for the G step
+            d_logit = torch.log(p_data) - torch.log(p_g)
+        v = value(p_data, p_g, d_logit)  # = C(p_g), since D = D*
+        cs.append(v.detach())
+        jsds.append(jsd(p_data, p_g.detach()))
+        pgs.append(p_g.detach())
+        if i == steps:
+            break
+        (grad,) = torch.autograd.grad(v, p_g)  # = log(1 − D*) per cell
+        theta = theta - lr * grad
+    return {"C": torch.stack(cs), "jsd": torch.stack(jsds), "p_g": torch.stack(pgs)}
