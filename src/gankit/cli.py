@@ -13,7 +13,7 @@ import click
 
 from .errors import GankitError
 
-DEFAULT_PRESET = "ring8"
+DEFAULT_PRESET = "digits"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -45,19 +45,37 @@ def _registered(value: str, registry, kind: str) -> str:
 
 
 class DataConfig(_Section):
-    """What to learn: a toy target by name; ``mixture1d`` takes its weights, means and stds."""
+    """What to learn: a toy target (exact density) or an image dataset, by name.
+
+    ``mixture1d`` takes its weights, means and stds; image datasets read ``root`` (downloading
+    only with ``download``), are resized to ``resolution`` if set and flipped at random if ``hflip``.
+    """
 
     name: str = "ring8"
     weights: Optional[list[float]] = None
     means: Optional[list[float]] = None
     stds: Optional[list[float]] = None
+    root: Optional[str] = None
+    download: bool = False
+    resolution: Optional[int] = Field(None, gt=0)
+    hflip: bool = False
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
+        from .data import DATASETS
         from .distributions import TARGETS
 
-        return _registered(v, TARGETS, "dataset")
+        if v in TARGETS or v in DATASETS:
+            return v
+        raise ValueError(str(unknown_name("dataset", v, TARGETS.names() + DATASETS.names())))
+
+    @property
+    def is_toy(self) -> bool:
+        """Whether ``name`` is a toy target (with an exact density) rather than images."""
+        from .distributions import TARGETS
+
+        return self.name in TARGETS
 
     @model_validator(mode="after")
     def _mixture(self) -> "DataConfig":
@@ -72,6 +90,11 @@ class DataConfig(_Section):
                 raise ValueError("data.stds must be positive and data.weights non-negative with a positive sum")
         elif given:
             raise ValueError(f"data.{given[0]} is only used by data.name=mixture1d")
+        if self.is_toy:
+            image_only = [f for f in ("root", "resolution") if getattr(self, f) is not None]
+            image_only += [f for f in ("download", "hflip") if getattr(self, f)]
+            if image_only:
+                raise ValueError(f"data.{image_only[0]} is only used by image datasets, not {self.name}")
         return self
 
     def target_params(self) -> dict[str, Any]:
@@ -82,7 +105,11 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The networks: ``name`` picks the builder; sizes of G and D."""
+    """The networks: ``name`` picks the builder (``mlp``, ``dcgan``, ``sngan``); sizes of G and D.
+
+    ``g_hidden``/``d_hidden`` are the width: hidden units of an MLP, base channels of a conv net
+    (``g_layers``, ``d_layers`` and the activations apply to MLPs only).
+    """
 
     name: str = "mlp"
     z_dim: int = Field(2, gt=0)
@@ -90,6 +117,7 @@ class ModelConfig(_Section):
     g_layers: int = Field(3, gt=0)
     d_hidden: int = Field(128, gt=0)
     d_layers: int = Field(3, gt=0)
+    conditional: bool = False  # class-conditional G and D (image datasets with labels)
     g_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "relu"
     d_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "leaky_relu"
     spectral_norm: bool = False
@@ -129,6 +157,8 @@ class TrainConfig(_Section):
     beta1: float = Field(0.5, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of both rates to 0 at the end
+    ema: float = Field(0.0, ge=0, lt=1)  # decay of the EMA copy of G used for sampling; 0: no EMA
+    augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_every: int = Field(100, gt=0)
@@ -139,6 +169,17 @@ class TrainConfig(_Section):
     tensorboard: bool = True
     progress: bool = True
 
+    @field_validator("augment")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        from .augment import POLICIES
+
+        parts = [p.strip() for p in v.split(",") if p.strip()]
+        bad = [p for p in parts if p not in POLICIES]
+        if bad:
+            raise ValueError(f"unknown augmentation {bad[0]!r}; valid: {', '.join(POLICIES)}")
+        return ",".join(parts)
+
 
 class Config(_Section):
     """A whole run."""
@@ -147,6 +188,18 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Config":
+        if self.data.is_toy and self.model.name != "mlp":
+            raise ValueError(f"model.name={self.model.name} needs an image dataset; toy targets use model.name=mlp")
+        if not self.data.is_toy and self.model.name == "mlp":
+            raise ValueError(f"data.name={self.data.name} is an image dataset: use model.name=dcgan or sngan")
+        if self.model.conditional and self.data.is_toy:
+            raise ValueError("model.conditional needs an image dataset with labels")
+        if self.train.augment and self.data.is_toy:
+            raise ValueError("train.augment applies to images only")
+        return self
 
 
 # --- presets, files, overrides ---------------------------------------------------------------

@@ -4,44 +4,55 @@
         k = train.d_steps times:  sample real x and noise z, update D on d_loss(D(x), D(G(z)))
                                    (+ gradient penalty, + R1, then weight clipping if any)
         once:                      sample noise z, update G on g_loss(D(G(z)))
-        then: statistics, evaluation, sample figure, checkpoint, each on its own period.
+        then: EMA of G, statistics, evaluation, sample figure, checkpoint, each on its own period.
+
+Real data is a toy target (sampled exactly) or an image dataset held on the device as uint8
+(batches drawn by indexing). Class-conditional networks see the real batch's labels in the D
+step and uniformly drawn labels in the G step.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import math
-
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from . import stats
+from .augment import diff_augment
 from .checkpoint import rng_state, save_checkpoint
 from .config import Config, save_config
+from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import GankitError
 from .evaluate import evaluate_toy, generate
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
-__all__ = ["train", "TrainResult", "resolve_device", "build_run", "due", "lr_factor"]
+__all__ = ["train", "TrainResult", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
 
 SAMPLE_SEED = 2014  # the fixed noise behind every sample figure of a run
 
 
 @dataclass
 class TrainResult:
-    """What a finished run leaves in memory (the run directory holds the rest)."""
+    """What a finished run leaves in memory (the run directory holds the rest).
+
+    ``G_ema`` is the EMA copy of G when ``train.ema`` > 0, else G itself; ``target`` is the toy
+    target or the image dataset.
+    """
 
     G: nn.Module
     D: nn.Module
-    target: GaussianMixture
+    target: GaussianMixture | ImageData
     config: Config
     stats: dict[str, float] = field(default_factory=dict)
+    G_ema: nn.Module | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -53,12 +64,31 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_run(cfg: Config, device: torch.device) -> tuple[GaussianMixture, nn.Module, nn.Module]:
-    """The target and fresh networks of a config, seeded by ``train.seed``."""
+def load_data(cfg: Config) -> GaussianMixture | ImageData:
+    """The toy target or the image dataset that ``cfg.data`` names."""
+    d = cfg.data
+    if d.is_toy:
+        return make_target(d.name, **d.target_params())
+    return load_dataset(d.name, d.root, d.download, d.resolution)
+
+
+def data_spec(data: GaussianMixture | ImageData, cfg: Config) -> tuple[tuple[int, ...], int]:
+    """(shape of one sample, number of classes the networks condition on; 0 = unconditional)."""
+    if isinstance(data, GaussianMixture):
+        return (data.dim,), 0
+    return data.shape, data.num_classes if cfg.model.conditional else 0
+
+
+def build_run(cfg: Config, device: torch.device, data: GaussianMixture | ImageData | None = None):
+    """(data, G, D): the data of a config and fresh networks for it, seeded by ``train.seed``."""
+    data = load_data(cfg) if data is None else data
+    shape, n_cls = data_spec(data, cfg)
     torch.manual_seed(cfg.train.seed)
-    target = make_target(cfg.data.name, **cfg.data.target_params())
-    G, D = build_nets(cfg.model, (target.dim,))
-    return target, G.to(device), D.to(device)
+    try:
+        G, D = build_nets(cfg.model, shape, n_cls)
+    except ValueError as e:  # a size the architecture does not support
+        raise GankitError(f"model.name={cfg.model.name} on {cfg.data.name} {shape}: {e}") from None
+    return data, G.to(device), D.to(device)
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -76,6 +106,12 @@ def due(step: int, every: int, last: int) -> bool:
     return step == last or (every > 0 and step % every == 0)
 
 
+def sample_grid_inputs(z_dim: int, num_classes: int, n: int = 64) -> tuple[Tensor, Tensor | None]:
+    """The fixed noise (and labels, cycling through the classes) behind a run's sample grids."""
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(SAMPLE_SEED))
+    return z, (torch.arange(n) % num_classes if num_classes else None)
+
+
 def train(cfg: Config, run_dir: str | Path | None = None,
           callback: Callable[[int, nn.Module, nn.Module], None] | None = None) -> TrainResult:
     """Train a GAN as ``cfg`` says; write the run into ``run_dir`` when one is given.
@@ -85,7 +121,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     """
     t = cfg.train
     device = resolve_device(t.device)
-    target, G, D = build_run(cfg, device)
+    data, G, D = build_run(cfg, device)
+    shape, n_cls = data_spec(data, cfg)
+    toy = isinstance(data, GaussianMixture)
     obj = get_objective(cfg.objective.name)
     gp_weight = cfg.objective.gp_weight if cfg.objective.gp_weight is not None else obj.gp_weight
     clip = cfg.objective.clip if cfg.objective.clip is not None else obj.clip
@@ -94,16 +132,32 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: lr_factor(t.lr_schedule, s, t.steps))
                  for o in (opt_d, opt_g)]
+    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True) if t.ema > 0 else None
     z_dim = cfg.model.z_dim
+    if not toy:
+        images, labels = data.images.to(device), data.labels.to(device)  # uint8 [N, C, H, W], [N]
+
+    def real_batch(n: int) -> tuple[Tensor, Tensor | None]:
+        if toy:
+            return data.sample(n).to(device), None  # [n, d]
+        idx = torch.randint(len(images), (n,), device=device)
+        x = to_model_range(images[idx])  # [n, C, H, W] in [−1, 1]
+        if cfg.data.hflip:
+            x = torch.where(torch.rand(n, 1, 1, 1, device=device) < 0.5, x.flip(3), x)
+        return x, (labels[idx] if n_cls else None)
+
+    def noise(n: int) -> tuple[Tensor, Tensor | None]:
+        y = torch.randint(n_cls, (n,), device=device) if n_cls else None
+        return torch.randn(n, z_dim, device=device), y
+
+    def augment(x: Tensor) -> Tensor:
+        return diff_augment(x, t.augment) if t.augment else x
 
     run = Path(run_dir) if run_dir is not None else None
     if run is not None:
         (run / "samples").mkdir(parents=True, exist_ok=True)
         (run / "checkpoints").mkdir(exist_ok=True)
         save_config(cfg, run / "config.yaml")
-
-    def noise(n: int) -> torch.Tensor:
-        return torch.randn(n, z_dim, device=device)
 
     if callback is not None:
         callback(0, G, D)
@@ -114,15 +168,15 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             # --- D steps: k updates of the discriminator with G fixed --------------------------
             D.requires_grad_(True)
             for _ in range(t.d_steps):
-                real = target.sample(t.batch_size).to(device)  # [B, d]
+                real, y = real_batch(t.batch_size)  # [B, ...], labels [B] or None
                 with torch.no_grad():
-                    fake = G(noise(t.batch_size))  # [B, d]
+                    fake = G(noise(t.batch_size)[0], y)  # conditional: the real batch's labels
                 if r1_gamma > 0:
                     real.requires_grad_(True)
-                real_logits, fake_logits = D(real), D(fake)  # [B], [B]
+                real_logits, fake_logits = D(augment(real), y), D(augment(fake), y)  # [B], [B]
                 loss_d = obj.d_loss(real_logits, fake_logits)
                 if gp_weight > 0:
-                    gp = gradient_penalty(D, real, fake)
+                    gp = gradient_penalty(lambda x: D(x, y), real, fake)
                     stats.report("loss/gp", gp)
                     loss_d = loss_d + gp_weight * gp
                 if r1_gamma > 0:
@@ -142,7 +196,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
             # --- G step: one update of the generator through the fixed D -----------------------
             D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
-            loss_g = obj.g_loss(D(G(noise(t.batch_size))))
+            z, y = noise(t.batch_size)
+            loss_g = obj.g_loss(D(augment(G(z, y)), y))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -150,34 +205,58 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             for sched in schedules:
                 sched.step()
 
+            # --- EMA of G: the copy that samples -------------------------------------------------
+            if G_ema is not None:
+                G_ema.update_parameters(G)
+            G_sample = G_ema.module if G_ema is not None else G
+
             # --- evaluation: toy metrics on their own seeded noise (training RNG untouched) ----
-            if due(step, t.eval_every, t.steps):
-                for k, v in evaluate_toy(G, target, z_dim, n_modes=t.eval_samples).items():
+            if toy and due(step, t.eval_every, t.steps):
+                for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
 
             # --- logging --------------------------------------------------------------------------
-            if due(step, t.log_every, t.steps) or due(step, t.eval_every, t.steps):
+            if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)):
                 row = collector.flush(step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
 
             # --- sample figure from fixed noise ----------------------------------------------------
             if run is not None and due(step, t.sample_every, t.steps):
-                from .plots import plot_toy_samples  # matplotlib only when figures are written
+                path = run / "samples" / f"step_{step:06d}.png"
+                if toy:
+                    from .plots import plot_toy_samples  # matplotlib only when figures are written
 
-                x = generate(G, t.eval_samples, z_dim, seed=SAMPLE_SEED)
-                plot_toy_samples(target, x, run / "samples" / f"step_{step:06d}.png",
-                                 f"{target.name}, {cfg.objective.name}, step {step}")
+                    x = generate(G_sample, t.eval_samples, z_dim, seed=SAMPLE_SEED)
+                    plot_toy_samples(data, x, path, f"{data.name}, {cfg.objective.name}, step {step}")
+                else:
+                    save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
 
             # --- checkpoint ----------------------------------------------------------------------
             if run is not None and due(step, t.checkpoint_every, t.steps):
                 save_checkpoint({
                     "G": G.state_dict(), "D": D.state_dict(),
+                    "G_ema": G_ema.module.state_dict() if G_ema is not None else None,
                     "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "sched_d": schedules[0].state_dict(), "sched_g": schedules[1].state_dict(),
                     "step": step, "rng": rng_state(), "config": cfg.model_dump(mode="json"),
+                    "data_shape": list(shape), "num_classes": n_cls,
                 }, run / "checkpoints" / "last.pt")
 
             if callback is not None:
                 callback(step, G, D)
     D.requires_grad_(True)
-    return TrainResult(G, D, target, cfg, dict(collector.last))
+    return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G)
+
+
+@torch.no_grad()
+def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
+    """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode."""
+    from torchvision.utils import save_image
+
+    param = next(G.parameters())
+    was_training = G.training
+    G.eval()
+    x = G(z.to(param.device), None if y is None else y.to(param.device))
+    G.train(was_training)
+    save_image(x.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1))

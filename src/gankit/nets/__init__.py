@@ -11,21 +11,44 @@ from typing import Callable
 import torch.nn as nn
 
 from ..registry import Registry
+from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .sngan import SNGANDiscriminator, SNGANGenerator
 
-__all__ = ["NETS", "build_nets", "MLPGenerator", "MLPDiscriminator"]
+__all__ = ["NETS", "build_nets", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
+           "SNGANGenerator", "SNGANDiscriminator"]
 
 NETS: Registry[Callable[..., tuple[nn.Module, nn.Module]]] = Registry("network")
 
 
 @NETS.register("mlp")
-def _mlp(model, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def _mlp(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     (d,) = data_shape
     g = MLPGenerator(model.z_dim, d, model.g_hidden, model.g_layers, model.g_act)
     D = MLPDiscriminator(d, model.d_hidden, model.d_layers, model.spectral_norm, model.d_act)
     return g, D
 
 
-def build_nets(model, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for the model config ``model`` (its ``name`` picks the builder) and data of ``data_shape``."""
-    return NETS[model.name](model, data_shape)
+@NETS.register("dcgan")
+def _dcgan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    c, h, w = data_shape
+    if h != w:
+        raise ValueError(f"DCGAN needs square images, got {h}×{w}")
+    G = DCGANGenerator(model.z_dim, c, h, model.g_hidden, num_classes)
+    D = DCGANDiscriminator(c, h, model.d_hidden, num_classes, model.spectral_norm)
+    return G, D
+
+
+@NETS.register("sngan")
+def _sngan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    c, h, w = data_shape
+    if (h, w) != (32, 32):
+        raise ValueError(f"the SNGAN ResNets are for 32×32 images, got {h}×{w} (set data.resolution=32)")
+    # Spectral norm is part of SNGAN's discriminator, whatever model.spectral_norm says.
+    return SNGANGenerator(model.z_dim, c, model.g_hidden, num_classes), SNGANDiscriminator(c, model.d_hidden, num_classes)
+
+
+def build_nets(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for the model config ``model`` (its ``name`` picks the builder), data of ``data_shape``
+    and, for class-conditional networks, ``num_classes`` classes (0: unconditional)."""
+    return NETS[model.name](model, data_shape, num_classes)

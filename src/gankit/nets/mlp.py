@@ -39,7 +39,7 @@ class MLPGenerator(nn.Module):
         self.z_dim = z_dim
         self.net = _mlp([z_dim] + [hidden] * layers + [out_dim], ACTIVATIONS[act])
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(z)
 
 
@@ -51,5 +51,5 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.net = _mlp([in_dim] + [hidden] * layers + [1], ACTIVATIONS[act], sn=spectral_norm)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(x).squeeze(-1)
