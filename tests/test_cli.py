@@ -96,3 +96,39 @@ def test_corrupt_checkpoint_is_one_line(run_dir, tmp_path, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "gankit", "presets"], capture_output=True, text=True, check=True)
     assert "ring8" in out.stdout.split()
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--set", "train.steps=2", "--set", "train.batch_size=8", "--set", "model.conditional=true",
+              "--set", "train.sample_every=1", "--set", "train.progress=false", "--out", str(out)])
+    assert e.value.code == 0
+    return out
+
+
+def test_default_train_is_digits_with_image_grids(digits_run):
+    assert "name: digits" in (digits_run / "config.yaml").read_text()
+    from PIL import Image
+
+    grid = Image.open(digits_run / "samples" / "step_000002.png")
+    assert grid.size[0] > 100  # 8×8 images of 16×16 pixels with padding
+
+
+def test_sample_images(digits_run, tmp_path, capsys):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for f in (a, b):
+        code, _, err = run(["sample", str(digits_run), "--n", "12", "--out", str(f), "--seed", "3", "--class", "7"], capsys)
+        assert code == 0, err
+    x = np.load(a)
+    assert x.shape == (12, 1, 16, 16) and x.dtype == np.uint8 and np.array_equal(x, np.load(b))
+    code, _, _ = run(["sample", str(digits_run), "--n", "16", "--out", str(tmp_path / "g.png"), "--truncation", "1.0"], capsys)
+    assert code == 0 and (tmp_path / "g.png").stat().st_size > 200
+    code, _, err = run(["sample", str(digits_run), "--out", str(tmp_path / "x.npy"), "--class", "10"], capsys)
+    assert code == 2 and "--class must be in 0..9" in err
+
+
+def test_class_needs_a_conditional_run(run_dir, tmp_path, capsys):
+    code, _, err = run(["sample", str(run_dir), "--out", str(tmp_path / "x.npy"), "--class", "1"], capsys)
+    assert code == 2 and "class-conditional" in err

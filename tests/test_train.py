@@ -67,3 +67,37 @@ def test_short_training_learns_a_gaussian():
     res = train(cfg)
     assert evaluate_toy(G0, target, 1)["toy/jsd"] > 0.6
     assert evaluate_toy(res.G, target, 1)["toy/jsd"] < 0.1
+
+
+IMAGE_NETS = [
+    ("dcgan", 8, False, "nonsaturating"),
+    ("dcgan", 16, True, "hinge"),
+    ("dcgan", 28, False, "wgan-gp"),
+    ("sngan", 32, False, "hinge"),
+    ("sngan", 32, True, "hinge"),
+]
+
+
+@pytest.mark.parametrize("net,res,cond,objective", IMAGE_NETS)
+def test_one_step_on_images(net, res, cond, objective):
+    cfg = load_config("digits", overrides=[
+        f"model.name={net}", f"data.resolution={res}", f"model.conditional={cond}", f"objective.name={objective}",
+        "model.g_hidden=8", "model.d_hidden=8", "model.z_dim=8", "train.steps=1", "train.batch_size=4",
+        "train.augment=color,translation,cutout", "train.ema=0.9", "data.hflip=true", *QUIET])
+    _, G0, D0 = build_run(cfg, torch.device("cpu"))
+    res_ = train(cfg)
+    assert not torch.equal(params(G0), params(res_.G)) and not torch.equal(params(D0), params(res_.D))
+    assert math.isfinite(res_.stats["loss/d"]) and math.isfinite(res_.stats["loss/g"])
+    # EMA after one update: decay·G0 + (1 − decay)·G1 (AveragedModel copies G at its first update).
+    assert res_.G_ema is not res_.G
+
+
+def test_image_nets_reject_toy_data_and_vice_versa():
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="needs an image dataset"):
+        load_config("ring8", overrides=["model.name=dcgan"])
+    with pytest.raises(GankitError, match="use model.name=dcgan or sngan"):
+        load_config("digits", overrides=["model.name=mlp"])
+    with pytest.raises(GankitError, match="SNGAN ResNets are for 32×32"):
+        train(load_config("digits", overrides=["model.name=sngan", *QUIET]))

@@ -66,18 +66,24 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of samples.")
-@click.option("--out", required=True, help="Output file: .npy (array N x dims) or .png (a plot).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples.")
+@click.option("--out", required=True, help="Output file: .npy (an array) or .png (a grid or plot).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed: same seed, same samples.")
-def sample(run_dir, n, out, seed) -> None:
-    """Draw samples from a trained run's generator."""
+@click.option("--class", "klass", type=int, default=None, help="Class to draw (class-conditional runs).")
+@click.option("--truncation", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Redraw noise entries with |z| above this (truncation trick).")
+def sample(run_dir, n, out, seed, klass, truncation) -> None:
+    """Draw samples from a trained run's generator (its EMA copy when there is one).
+
+    Toy runs: .npy float32 [N, dims] or a .png plot. Image runs: .npy uint8 [N, C, H, W] or a .png grid.
+    """
     from .sampling import load_generator, write_samples
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".npy", ".png"):
         raise GankitError(f"--out must end in .npy or .png, got {out!r}")
-    G, cfg, target = load_generator(run_dir)
-    write_samples(G, cfg, target, n, seed, Path(out))
+    G, cfg, n_cls = load_generator(run_dir)
+    write_samples(G, cfg, n_cls, n, seed, Path(out), klass, truncation)
     click.echo(f"{n} samples written to {out}")
 
 

@@ -114,8 +114,9 @@ def imagefolder(root: str | None = None, download: bool = False) -> ImageData:
     Images are read as RGB, or as grey when every one of them is single-channel; they must
     share one size (resize happens afterwards, with ``data.resolution``).
     """
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
-    from torchvision.io import ImageReadMode, decode_image
 
     if root is None or not Path(root).is_dir():
         raise GankitError(f"imagefolder: data.root must be a folder of class sub-folders, got {root!r}")
@@ -126,8 +127,9 @@ def imagefolder(root: str | None = None, download: bool = False) -> ImageData:
     images = []
     for path, _ in folder.samples:
         try:
-            images.append(decode_image(path, mode=ImageReadMode.RGB))
-        except RuntimeError:
+            with Image.open(path) as im:
+                images.append(torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1))  # [3, H, W]
+        except (OSError, UnidentifiedImageError):
             raise GankitError(f"imagefolder: cannot read image {path}") from None
     sizes = {tuple(im.shape) for im in images}
     if len(sizes) > 1:

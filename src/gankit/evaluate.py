@@ -9,22 +9,36 @@ from .distributions import GaussianMixture
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .theory import pushforward_masses_1d
 
-__all__ = ["generate", "evaluate_toy"]
+__all__ = ["generate", "truncated_noise", "evaluate_toy"]
+
+
+def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
+    """z ~ N(0, I) [n, z_dim]; with ``truncation`` T, entries with |z| > T are redrawn until within
+    (the truncation trick of BigGAN, Brock et al. 2019: fidelity for diversity)."""
+    z = torch.randn(n, z_dim, generator=gen)
+    if truncation is not None:
+        if truncation <= 0:
+            raise ValueError("truncation must be positive")
+        while (bad := z.abs() > truncation).any():
+            z[bad] = torch.randn(int(bad.sum()), generator=gen)
+    return z
 
 
 @torch.no_grad()
-def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, chunk: int = 65536) -> Tensor:
+def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tensor | None = None,
+             truncation: float | None = None, chunk: int = 65536) -> Tensor:
     """n samples of G as a CPU float32 tensor [n, ...]; z ~ N(0, I) from its own generator.
 
-    With a seed the same call gives the same samples, and the global RNG (which drives
-    training) is left untouched.
+    ``y`` [n] are class labels for a conditional G. With a seed the same call gives the same
+    samples, and the global RNG (which drives training) is left untouched.
     """
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    z = torch.randn(n, z_dim, generator=gen)
+    z = truncated_noise(n, z_dim, truncation, gen)
     param = next(G.parameters())
     was_training = G.training
     G.eval()
-    out = torch.cat([G(c.to(param.device, param.dtype)).float().cpu() for c in z.split(chunk)])
+    ys = [None] * len(z.split(chunk)) if y is None else [c.to(param.device) for c in y.split(chunk)]
+    out = torch.cat([G(c.to(param.device, param.dtype), yc).float().cpu() for c, yc in zip(z.split(chunk), ys)])
     G.train(was_training)
     return out
 
