@@ -1,4 +1,4 @@
-# Quick start: `make demo` (train on the embedded default data, then check the theory) and
+# Quick start: `make demo` (train on the embedded default data, digits; then check the theory) and
 # `make test`. Both create .venv and install what they need on first use.
 PYTHON ?= python3
 VENV := .venv
