@@ -6,7 +6,8 @@ ConvTranspose(4, 2, 1) + BN + ReLU blocks while halving the channels, ending in 
 it with Conv(4, 2, 1) + BN + LeakyReLU(0.2) and a last 4×4 convolution to one logit. Other
 sizes start from 4×4 (7×7 for 28 pixels) and use as many doubling blocks as needed.
 
-Class-conditional variants use conditional batch norm in G and a projection term in D.
+Class-conditional variants feed G a class embedding beside z and use conditional batch norm in
+its blocks, and add a projection term to D (Miyato & Koyama 2018).
 With spectral norm, D drops batch norm (as in SNGAN's "standard CNN").
 """
 
@@ -38,7 +39,10 @@ class DCGANGenerator(nn.Module):
         s0, n = plan(resolution)
         self.z_dim, self.num_classes = z_dim, num_classes
         chans = [width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 64 px: [512, 256, 128, 64]
-        self.first = nn.ConvTranspose2d(z_dim, chans[0], s0, 1, 0, bias=False)  # [B, c0, s0, s0]
+        # A conditional G also sees its class directly: a learned embedding concatenated to z.
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
+        z_in = 2 * z_dim if num_classes else z_dim
+        self.first = nn.ConvTranspose2d(z_in, chans[0], s0, 1, 0, bias=False)  # [B, c0, s0, s0]
         self.norms = nn.ModuleList([ConditionalBatchNorm2d(c, num_classes) for c in chans])
         self.ups = nn.ModuleList([nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in zip(chans, chans[1:])])
         self.last = nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1, bias=False)
@@ -46,6 +50,8 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         check_labels(y, self.num_classes, "DCGANGenerator")
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)  # [B, 2·z_dim]
         h = self.act(self.norms[0](self.first(z[:, :, None, None]), y))
         for up, norm in zip(self.ups, self.norms[1:]):
             h = self.act(norm(up(h), y))  # doubles H and W
