@@ -45,15 +45,13 @@ def _new_run_dir(out: str | None, name: str) -> Path:
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(preset, config_file, overrides, out, dry_run) -> None:
     """Train a GAN and write a run directory."""
-    from .config import load_config
+    from .config import config_yaml, load_config
 
     if preset is None and config_file is None:
         preset = DEFAULT_PRESET
     cfg = load_config(preset, config_file, list(overrides))
     if dry_run:
-        import yaml
-
-        click.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), nl=False)
+        click.echo(config_yaml(cfg), nl=False)
         return
     name = preset or Path(config_file).stem
     run_dir = _new_run_dir(out, name)

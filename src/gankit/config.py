@@ -28,6 +28,7 @@ __all__ = [
     "preset_names",
     "load_config",
     "parse_overrides",
+    "config_yaml",
     "save_config",
     "read_config",
 ]
@@ -322,9 +323,14 @@ def load_config(preset: str | None = None, file: str | Path | None = None, overr
     return build_config(data)
 
 
+def config_yaml(cfg: Config) -> str:
+    """The resolved config as YAML text, every field in declaration order."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (every field, so the run can be rebuilt from it alone)."""
-    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    Path(path).write_text(config_yaml(cfg))
 
 
 def read_config(path: str | Path) -> Config:

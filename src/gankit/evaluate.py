@@ -9,7 +9,7 @@ from .distributions import GaussianMixture
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .theory import pushforward_masses_1d
 
-__all__ = ["generate", "truncated_noise", "evaluate_toy"]
+__all__ = ["generate", "run_generator", "truncated_noise", "evaluate_toy"]
 
 
 def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
@@ -25,15 +25,9 @@ def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Gen
 
 
 @torch.no_grad()
-def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tensor | None = None,
-             truncation: float | None = None, chunk: int = 65536) -> Tensor:
-    """n samples of G as a CPU float32 tensor [n, ...]; z ~ N(0, I) from its own generator.
-
-    ``y`` [n] are class labels for a conditional G. With a seed the same call gives the same
-    samples, and the global RNG (which drives training) is left untouched.
-    """
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    z = truncated_noise(n, z_dim, truncation, gen)
+def run_generator(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 65536) -> Tensor:
+    """G(z[, y]) in eval mode (batch norm on its running statistics), chunk by chunk, as a CPU
+    float32 tensor; G's train/eval mode is restored afterwards."""
     param = next(G.parameters())
     was_training = G.training
     G.eval()
@@ -41,6 +35,17 @@ def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tenso
     out = torch.cat([G(c.to(param.device, param.dtype), yc).float().cpu() for c, yc in zip(z.split(chunk), ys)])
     G.train(was_training)
     return out
+
+
+def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tensor | None = None,
+             truncation: float | None = None) -> Tensor:
+    """n samples of G as a CPU float32 tensor [n, ...]; z ~ N(0, I) from its own generator.
+
+    ``y`` [n] are class labels for a conditional G. With a seed the same call gives the same
+    samples, and the global RNG (which drives training) is left untouched.
+    """
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    return run_generator(G, truncated_noise(n, z_dim, truncation, gen), y)
 
 
 def evaluate_toy(

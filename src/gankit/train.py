@@ -30,7 +30,7 @@ from .config import Config, save_config
 from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import GankitError
-from .evaluate import evaluate_toy, generate
+from .evaluate import evaluate_toy, generate, run_generator
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
@@ -249,14 +249,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G)
 
 
-@torch.no_grad()
 def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
     """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode."""
     from torchvision.utils import save_image
 
-    param = next(G.parameters())
-    was_training = G.training
-    G.eval()
-    x = G(z.to(param.device), None if y is None else y.to(param.device))
-    G.train(was_training)
-    save_image(x.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1))
+    save_image(run_generator(G, z, y), path, nrow=nrow, normalize=True, value_range=(-1, 1))
