@@ -91,6 +91,12 @@ class _Grid:
     def p_g(self, G: nn.Module, n_z: int = 2**20) -> Tensor:
         return pushforward_masses_1d(G, self.edges, n_z=n_z)
 
+    def d_star(self, p_g: Tensor, min_mass: float = 0.0, fill: float = 0.5) -> Tensor:
+        """D* = p_data/(p_data + p_g) per bin, from bin masses; ``fill`` where p_data + p_g ≤ ``min_mass``
+        (a ratio of two vanishing masses is noise, and undefined where both are 0)."""
+        both = self.p_data + p_g
+        return torch.where(both > min_mass, self.p_data / both.clamp(min=1e-300), torch.full_like(both, fill))
+
     @torch.no_grad()
     def logits(self, D: nn.Module) -> Tensor:
         return D(self.centres[:, None].float()).double()
@@ -358,8 +364,7 @@ def _run_claims(out_dir: str | Path | None, log: Callable[[str], None], cfg: Con
     p_g = grid.p_g(G_fixed)
     pd, pg = _with_rest(grid.p_data), _with_rest(p_g)
     w = 0.5 * (grid.p_data + p_g)  # (p_data + p_g)/2 as bin masses
-    both = (grid.p_data + p_g).clamp(min=1e-300)
-    d_star = torch.where(w > 0, grid.p_data / both, torch.full_like(w, 0.5))
+    d_star = grid.d_star(p_g)
     d_conv = torch.sigmoid(grid.logits(D_conv))
     err = ((d_conv - d_star).abs() * w).sum().item() / w.sum().item()
     rows.append(Claim(f"G fixed (step {fixed_step}): D trained to convergence = D*; mean |D - D*| "
@@ -429,9 +434,7 @@ def _figures(out: Path, grid: _Grid, snaps, load, fixed_step, mid_step, steps, D
 
     def stage(title: str, G: nn.Module, D: nn.Module) -> dict:
         p_g = grid.p_g(G, n_z=2**18)
-        both = grid.p_data + p_g
-        # D* is a ratio of two densities: drawn only where they hold mass, not where both are ~0.
-        d_star = torch.where(both > 1e-4, grid.p_data / both.clamp(min=1e-300), torch.nan)
+        d_star = grid.d_star(p_g, min_mass=1e-4, fill=float("nan"))  # drawn only where there is mass
         return {"title": title, "x": x, "p_data": (grid.p_data / grid.width).numpy(),
                 "p_g": (p_g / grid.width).numpy(), "D": torch.sigmoid(grid.logits(D)).numpy(),
                 "D_star": d_star.numpy()}
