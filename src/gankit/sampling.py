@@ -56,10 +56,10 @@ def write_samples(G: nn.Module, cfg: Config, num_classes: int, n: int, seed: int
         if not png:
             np.save(out, x.numpy())
             return
-        from .distributions import make_target
         from .plots import plot_toy_samples
+        from .train import load_data
 
-        plot_toy_samples(make_target(cfg.data.name, **cfg.data.target_params()), x, out, f"{n} samples, seed {seed}")
+        plot_toy_samples(load_data(cfg), x, out, f"{n} samples, seed {seed}")
     elif png:
         from torchvision.utils import save_image
 
