@@ -82,3 +82,13 @@ def test_density_and_coverage_on_constructed_sets():
     same = np.random.default_rng(4).normal(size=(500, 3))
     d, c = density_coverage(same[:250], same[250:])
     assert 0.8 < d < 1.2 and c > 0.9
+
+
+def test_knn_metrics_do_not_depend_on_the_chunking(monkeypatch):
+    from gankit.metrics import prdc
+
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(60, 3)), rng.normal(0.5, 1.2, size=(50, 3))
+    whole = prdc.precision_recall(real, fake), prdc.density_coverage(real, fake)
+    monkeypatch.setattr(prdc, "CHUNK", 7)
+    assert (prdc.precision_recall(real, fake), prdc.density_coverage(real, fake)) == whole

@@ -22,7 +22,7 @@ from torch import Tensor
 from .errors import GankitError
 from .registry import Registry
 
-__all__ = ["ImageData", "DATASETS", "load_dataset", "to_model_range", "to_uint8", "resize_uint8"]
+__all__ = ["ImageData", "DATASETS", "load_dataset", "load_splits", "to_model_range", "to_uint8", "resize_uint8"]
 
 
 @dataclass
@@ -70,23 +70,25 @@ DATASETS: Registry[Callable[..., ImageData]] = Registry("dataset")
 
 
 @DATASETS.register("digits")
-def digits(root: str | None = None, download: bool = False) -> ImageData:
-    """The 1,797 real 8×8 handwritten digits that scikit-learn ships (grey levels 0..16)."""
+def digits(root: str | None = None, download: bool = False, split: str = "train") -> ImageData | None:
+    """The 1,797 real 8×8 handwritten digits that scikit-learn ships (grey levels 0..16); one split."""
     from sklearn.datasets import load_digits
 
+    if split != "train":
+        return None
     d = load_digits()
     images = torch.from_numpy(d.images).mul(255.0 / 16.0).round().to(torch.uint8)[:, None]  # [N, 1, 8, 8]
     return ImageData(images, torch.from_numpy(d.target).long(), 10, "digits")
 
 
 def _torchvision(cls_name: str, name: str, hint: str):
-    def load(root: str | None = None, download: bool = False) -> ImageData:
+    def load(root: str | None = None, download: bool = False, split: str = "train") -> ImageData:
         import torchvision
 
         root_path = Path(root or "data")
         cls = getattr(torchvision.datasets, cls_name)
         try:
-            ds = cls(root=str(root_path), train=True, download=download)
+            ds = cls(root=str(root_path), train=split == "train", download=download)
         except RuntimeError as e:  # torchvision's "Dataset not found" when the files are absent
             raise GankitError(f"{name} not found under {root_path} ({str(e).splitlines()[0][:80]}); {hint} "
                               f"or set data.download=true when online") from None
@@ -95,7 +97,7 @@ def _torchvision(cls_name: str, name: str, hint: str):
         labels = torch.as_tensor(ds.targets).long()
         return ImageData(images.contiguous(), labels, len(ds.classes), name)
 
-    load.__doc__ = f"{name} (training split) through torchvision, read from data.root."
+    load.__doc__ = f"{name} (``split`` train or test) through torchvision, read from data.root."
     return load
 
 
@@ -108,13 +110,16 @@ DATASETS.register("cifar10")(_torchvision(
 
 
 @DATASETS.register("imagefolder")
-def imagefolder(root: str | None = None, download: bool = False) -> ImageData:
-    """Any folder of images with one sub-folder per class (torchvision's ImageFolder layout).
+def imagefolder(root: str | None = None, download: bool = False, split: str = "train") -> ImageData | None:
+    """Any folder of images with one sub-folder per class (torchvision's ImageFolder layout); one split.
 
     Images are read as RGB, or as grey when every one of them is single-channel; they must
     share one size (resize happens afterwards, with ``data.resolution``).
     """
     import numpy as np
+
+    if split != "train":
+        return None
     from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
 
@@ -142,9 +147,29 @@ def imagefolder(root: str | None = None, download: bool = False) -> ImageData:
     return ImageData(stacked.contiguous(), labels, len(folder.classes), "imagefolder")
 
 
-def load_dataset(name: str, root: str | None = None, download: bool = False, resolution: int | None = None) -> ImageData:
-    """Load the dataset registered as ``name``, resized to ``resolution`` × ``resolution`` if given."""
-    data = DATASETS[name](root=root, download=download)
-    if resolution is not None:
+def load_dataset(name: str, root: str | None = None, download: bool = False, resolution: int | None = None,
+                 split: str = "train") -> ImageData | None:
+    """Load the dataset registered as ``name`` (its ``split``: train, or test where there is one; None
+    when there is not), resized to ``resolution`` × ``resolution`` if given."""
+    data = DATASETS[name](root=root, download=download, split=split)
+    if data is not None and resolution is not None:
         data.images = resize_uint8(data.images, resolution)
     return data
+
+
+def load_splits(name: str, root: str | None = None, download: bool = False, resolution: int | None = None,
+                seed: int = 0) -> tuple[ImageData, ImageData, str]:
+    """(reference, held-out, description): two disjoint sets of real images for evaluation.
+
+    The train and test splits where the dataset has them; otherwise the one split cut in two halves
+    by a seeded permutation (the same halves every time). Metrics compare samples with the reference;
+    the held-out set against the reference is the floor, what a perfect generator would read.
+    """
+    train = load_dataset(name, root, download, resolution, "train")
+    test = load_dataset(name, root, download, resolution, "test")
+    if test is not None:
+        return train, test, "train split vs test split"
+    perm = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(seed))
+    a, b = perm[: len(perm) // 2].sort().values, perm[len(perm) // 2:].sort().values
+    half = lambda idx: ImageData(train.images[idx], train.labels[idx], train.num_classes, train.name)  # noqa: E731
+    return half(a), half(b), "two disjoint halves (no test split)"

@@ -1,15 +1,29 @@
-"""Sampling a generator and measuring it: the numbers the loop logs at evaluation steps."""
+"""Sampling a generator and measuring it: the numbers the loop logs at evaluation steps and
+``gankit eval`` prints (toy targets: exact JSD and mode statistics; images: the metrics of
+``gankit.metrics`` on the features of a feature network, with floors from held-out real images)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .config import Config
+from .data import load_splits, to_uint8
 from .distributions import GaussianMixture
+from .features import FeatureNet, cache_dir, data_hash, get_feature_net
+from .metrics import (density_coverage, frechet_distance, gaussian_stats, inception_score, kernel_distance,
+                      precision_recall)
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .theory import pushforward_masses_1d
 
-__all__ = ["generate", "run_generator", "truncated_noise", "evaluate_toy"]
+__all__ = ["generate", "run_generator", "truncated_noise", "evaluate_toy", "IMAGE_METRICS", "feature_metrics",
+           "ImageEvaluator", "image_evaluator"]
 
 
 def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
@@ -72,3 +86,91 @@ def evaluate_toy(
         ms = mode_stats(x, target.means, target.stds[:, 0])
         out.update({f"toy/{k}": v for k, v in ms.items()})
     return out
+
+
+# --- image metrics -------------------------------------------------------------------------------------
+
+#: Each image metric and which way is better ("higher" for density means towards and past 1).
+IMAGE_METRICS = {"fid": "lower", "kid": "lower", "is": "higher", "precision": "higher", "recall": "higher",
+                 "density": "higher", "coverage": "higher"}
+REF_SUBSET = 10000  # reference points kept for KID and the k-NN metrics (FID's μ, Σ use all of them)
+
+
+def feature_metrics(ref: dict[str, np.ndarray], feats: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """Every image metric of one sample set: its features [N, D] and class probabilities [N, K] against the
+    reference statistics ``ref`` (``mu`` [D], ``sigma`` [D, D], ``feats`` [M, D], a seeded subset)."""
+    mu, sigma = gaussian_stats(feats)
+    m = min(len(ref["feats"]), len(feats))  # equal set sizes for the k-NN metrics: their values depend on size
+    precision, recall = precision_recall(ref["feats"][:m], feats[:m], k=3)
+    density, coverage = density_coverage(ref["feats"][:m], feats[:m], k=5)
+    return {
+        "fid": frechet_distance(ref["mu"], ref["sigma"], mu, sigma),
+        "kid": kernel_distance(ref["feats"], feats)[0],
+        "is": inception_score(probs)[0],
+        "precision": precision, "recall": recall, "density": density, "coverage": coverage,
+    }
+
+
+@dataclass
+class ImageEvaluator:
+    """A feature network with the cached statistics of a dataset's reference split and its floor.
+
+    ``floor`` holds the metrics of the held-out real images (``n_floor`` of them) against the
+    reference: what a generator indistinguishable from the data would read.
+    """
+
+    net: FeatureNet
+    ref: dict[str, np.ndarray]
+    floor: dict[str, float]
+    n_floor: int
+    split: str
+
+    def __call__(self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777) -> dict[str, float]:
+        """The metrics of n samples of G (classes in turn when conditional), drawn from their own seeded
+        noise and quantised to uint8 as saved images are; the training RNG is untouched."""
+        y = torch.arange(n) % num_classes if num_classes else None
+        images = to_uint8(generate(G, n, z_dim, seed=seed, y=y))
+        return feature_metrics(self.ref, *self.net(images))
+
+
+def _cached_json(path: Path, compute: Callable[[], dict]) -> dict:
+    if path.is_file():
+        return json.loads(path.read_text())
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)
+    return out
+
+
+def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = None, device: str | torch.device = "cpu",
+                    log: Callable[[str], None] | None = None, **feature_kwargs) -> ImageEvaluator:
+    """The evaluator of an image run's dataset with feature network ``features``.
+
+    Reference statistics and floors are cached (``gankit.features.cache_dir()``) under the feature
+    network and the data's content hash; the floor uses min(n, held-out size) images (default: all
+    held-out images, at most 10,000).
+    """
+    d = cfg.data
+    reference, held, split = load_splits(d.name, d.root, d.download, d.resolution)
+    net = get_feature_net(features, reference, held, device=device, log=log, **feature_kwargs)
+    n_floor = min(n or REF_SUBSET, len(held.images))
+    ref_path = cache_dir() / f"ref-{net.key}-{data_hash(reference)}.npz"
+    if ref_path.is_file():
+        with np.load(ref_path) as z:
+            ref = {k: z[k] for k in ("mu", "sigma", "feats")}
+    else:
+        if log is not None:
+            log(f"features of {len(reference.images)} reference images ({net.name})")
+        feats, _ = net(reference.images)
+        mu, sigma = gaussian_stats(feats)
+        keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
+        ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
+        ref_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(ref_path.with_suffix(".tmp"), "wb") as f:
+            np.savez(f, **ref)
+        ref_path.with_suffix(".tmp").replace(ref_path)
+    floor_path = cache_dir() / f"floor-{net.key}-{data_hash(reference)}-{data_hash(held)}-{n_floor}.json"
+    floor = _cached_json(floor_path, lambda: feature_metrics(ref, *net(held.images[:n_floor])))
+    return ImageEvaluator(net, ref, floor, n_floor, split)

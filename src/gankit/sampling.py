@@ -1,7 +1,8 @@
-"""Load a trained generator from a run directory and write its samples."""
+"""Read a run directory: load its trained generator, write its samples, evaluate it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,16 @@ from .checkpoint import load_checkpoint
 from .config import Config, read_config
 from .data import to_uint8
 from .errors import GankitError
-from .evaluate import generate
+from .evaluate import IMAGE_METRICS, evaluate_toy, generate, image_evaluator
 from .nets import build_nets
 
-__all__ = ["load_generator", "write_samples"]
+__all__ = ["load_generator", "write_samples", "evaluate_run"]
 
 
-def load_generator(run_dir: str | Path) -> tuple[nn.Module, Config, int]:
+def load_generator(run_dir: str | Path, with_step: bool = False):
     """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G,
-    in eval mode on the CPU with the last checkpoint's weights."""
+    in eval mode on the CPU with the last checkpoint's weights; with ``with_step``, the checkpoint's
+    step is appended."""
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
@@ -32,6 +34,8 @@ def load_generator(run_dir: str | Path) -> tuple[nn.Module, Config, int]:
         G.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise GankitError(f"checkpoint of {run} does not fit its config.yaml: {str(e).splitlines()[0][:160]}") from None
+    if with_step:
+        return G.eval(), cfg, n_cls, int(state.get("step", 0))
     return G.eval(), cfg, n_cls
 
 
@@ -66,3 +70,39 @@ def write_samples(G: nn.Module, cfg: Config, num_classes: int, n: int, seed: int
         save_image(x, out, nrow=max(1, int(round(n**0.5))), normalize=True, value_range=(-1, 1))
     else:
         np.save(out, to_uint8(x).numpy())
+
+
+def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "classifier",
+                 log=None, **feature_kwargs) -> dict:
+    """Evaluate a run's (EMA) generator; the result is also written to ``RUN_DIR/eval.json``.
+
+    Images: every metric of :data:`gankit.evaluate.IMAGE_METRICS` on n samples (default: as many as
+    the held-out real images, at most 10,000) with feature network ``features``, each beside its
+    floor (held-out real images against the reference). Toy targets: the exact-density metrics of
+    :func:`gankit.evaluate.evaluate_toy` (no feature network), n samples for the mode statistics.
+    Returns ``{"features", "features_info", "n", "step", "split", "metrics": {name: {"value",
+    "floor", "better"}}}``.
+    """
+    from .train import load_data, resolve_device
+
+    G, cfg, n_cls, step = load_generator(run_dir, with_step=True)
+    if cfg.data.is_toy:
+        target = load_data(cfg)
+        vals = evaluate_toy(G, target, cfg.model.z_dim, n_modes=n or cfg.train.eval_samples)
+        out = {"features": "none", "features_info": "exact densities (no feature network)",
+               "n": n or cfg.train.eval_samples, "step": step, "split": "exact target",
+               "metrics": {k.split("/")[1]: {"value": v, "floor": None,
+                                             "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
+                           for k, v in vals.items()}}
+    else:
+        device = resolve_device("auto")
+        ev = image_evaluator(cfg, features, n=n, device=device, log=log, **feature_kwargs)
+        n = n or ev.n_floor
+        vals = ev(G.to(device), cfg.model.z_dim, n_cls, n)
+        out = {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
+               "split": f"{cfg.data.name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
+               "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
+    path = Path(run_dir) / "eval.json"
+    path.with_suffix(".tmp").write_text(json.dumps(out, indent=1))
+    path.with_suffix(".tmp").replace(path)
+    return out

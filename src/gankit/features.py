@@ -1,0 +1,233 @@
+"""Feature networks for the image metrics, chosen by name; every number says which one made it.
+
+- ``classifier``: a small CNN that gankit trains on the real images of the dataset at hand (its
+  reference split), cached on disk under the SHA-256 of those images and labels, with its accuracy on
+  the held-out split recorded. Its penultimate layer (128-d) gives the features of FID, KID and
+  precision/recall/density/coverage; its softmax gives a classifier-based Inception Score. Works
+  offline on every dataset, but its numbers compare only with numbers from the same classifier.
+- ``inception``: the Inception-v3 of FID (the TensorFlow 2015-12-05 weights), as torch-fidelity
+  implements it, with its TF1-compatible bilinear resize to 299×299: pool3 (2048-d) features,
+  ``logits_unbiased`` for IS. Its numbers are the standard ones. The weights come from a path, from
+  the torch hub cache, or (only when asked) from the internet; when absent, a clear error.
+
+A feature network maps uint8 images [N, C, H, W] to ``features`` [N, D] and ``probs`` [N, K] (NumPy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .data import ImageData, to_model_range
+from .errors import GankitError
+from .registry import Registry
+
+__all__ = ["FeatureNet", "FEATURES", "get_feature_net", "cache_dir", "data_hash", "Classifier",
+           "train_classifier", "INCEPTION_FILE"]
+
+CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes: new cache keys
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's name in the hub cache
+
+
+def cache_dir() -> Path:
+    """Where trained classifiers and reference statistics are kept: ``$GANKIT_CACHE`` or ~/.cache/gankit."""
+    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
+
+
+def data_hash(data: ImageData) -> str:
+    """SHA-256 (16 hex digits) of a dataset's images, labels and shape: its identity in the cache."""
+    h = hashlib.sha256()
+    h.update(str((tuple(data.images.shape), data.num_classes)).encode())
+    h.update(data.images.contiguous().numpy().tobytes())
+    h.update(data.labels.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class FeatureNet:
+    """A feature network: ``embed(uint8 [n, C, H, W]) → (features [n, D], logits [n, K])`` on one chunk."""
+
+    name: str
+    info: str  # one line: which network, trained on what, how good
+    key: str  # identity for caches of reference statistics
+    embed: Callable[[Tensor], tuple[Tensor, Tensor]]
+    batch: int = 500
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(features [N, D] float64, class probabilities [N, K] float64) of uint8 images [N, C, H, W]."""
+        feats, probs = [], []
+        for chunk in images.split(self.batch):
+            f, logits = self.embed(chunk)
+            feats.append(f.double().cpu())
+            probs.append(torch.softmax(logits.double(), dim=1).cpu())
+        return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+
+
+FEATURES: Registry[Callable[..., FeatureNet]] = Registry("feature network")
+
+
+# --- classifier ------------------------------------------------------------------------------------
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Classifier(nn.Module):
+    """A small CNN: conv 32 → (pool) → conv 64 → pool → conv 128 → global average → 128-d features → K.
+
+    Pooling stops at 8×8, so 8×8 digits and 64×64 images use the same layers. ``forward`` gives
+    (features [n, 128], logits [n, K]) for images [n, C, H, W] in [−1, 1].
+    """
+
+    def __init__(self, channels: int, size: int, num_classes: int):
+        super().__init__()
+        layers = [_block(channels, 32)]
+        if size >= 16:
+            layers.append(nn.MaxPool2d(2))
+        layers += [_block(32, 64), nn.MaxPool2d(2), _block(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(128, num_classes)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        f = self.body(x)  # [n, 128]
+        return f, self.head(f)
+
+
+def _accuracy(net: Classifier, data: ImageData) -> float:
+    net.eval()
+    with torch.no_grad():
+        pred = torch.cat([net(to_model_range(c))[1].argmax(1) for c in data.images.split(500)])
+    return float((pred == data.labels).float().mean())
+
+
+def train_classifier(train: ImageData, test: ImageData, seed: int = 0, log: Callable[[str], None] | None = None
+                     ) -> tuple[Classifier, float]:
+    """Train the classifier on ``train`` (Adam, one-cycle LR, ±1/8-image random shifts, about 2 epochs,
+    300–2,000 steps of 128) and return it in eval mode with its accuracy on ``test``.
+
+    Runs under its own RNG (``torch.random.fork_rng``): training a classifier mid-run never changes
+    the GAN's random stream.
+    """
+    c, h, _ = train.shape
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = Classifier(c, h, train.num_classes)
+        batch = 128
+        steps = int(min(max(300, math.ceil(2 * len(train.images) / batch)), 2000))
+        opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+        shift = max(1, h // 8)
+        net.train()
+        for step in range(steps):
+            idx = torch.randint(len(train.images), (batch,))
+            x = to_model_range(train.images[idx])  # [B, C, H, W]
+            dx, dy = torch.randint(-shift, shift + 1, (2,)).tolist()  # one shift per batch: cheap, enough
+            x = torch.roll(x, (dy, dx), dims=(2, 3))
+            loss = nn.functional.cross_entropy(net(x)[1], train.labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if log is not None and (step + 1) % 250 == 0:
+                log(f"classifier step {step + 1}/{steps}, loss {loss.item():.3f}")
+    acc = _accuracy(net, test)
+    return net.eval(), acc
+
+
+@FEATURES.register("classifier")
+def classifier_features(reference: ImageData, held_out: ImageData, device: torch.device | str = "cpu",
+                        log: Callable[[str], None] | None = None, **_) -> FeatureNet:
+    """The classifier trained on ``reference`` (cached by its content hash), tested on ``held_out``."""
+    key = f"classifier-v{CLASSIFIER_VERSION}-{data_hash(reference)}"
+    path = cache_dir() / f"{key}.pt"
+    c, h, _ = reference.shape
+    if path.is_file():
+        from .checkpoint import load_checkpoint
+
+        state = load_checkpoint(path, required=("net", "accuracy"))
+        with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
+            net = Classifier(c, h, reference.num_classes)
+        net.load_state_dict(state["net"])
+        acc = float(state["accuracy"])
+    else:
+        if log is not None:
+            log(f"training the {reference.name} classifier (once; cached in {path})")
+        net, acc = train_classifier(reference, held_out, log=log)
+        from .checkpoint import save_checkpoint
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"net": net.state_dict(), "accuracy": acc, "num_classes": reference.num_classes}, path)
+    net = net.eval().to(device)
+
+    def embed(x: Tensor) -> tuple[Tensor, Tensor]:
+        return net(to_model_range(x.to(device)))
+
+    info = (f"gankit classifier v{CLASSIFIER_VERSION} for {reference.name} {h}×{h} "
+            f"(held-out accuracy {acc:.4f}, data sha {key.rsplit('-', 1)[1]})")
+    return FeatureNet("classifier", info, key, embed)
+
+
+# --- inception ---------------------------------------------------------------------------------------
+
+def _inception_weights(path: str | None, download: bool) -> str | None:
+    """A local weights file (given, or in the torch hub cache), None to download; else a clear error."""
+    if path:
+        if not Path(path).is_file():
+            raise GankitError(f"inception weights not found: {path}")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if cached.is_file():
+        return str(cached)
+    if download:
+        return None
+    raise GankitError(f"Inception-v3 weights for FID not found (looked for {cached}); pass --inception-weights "
+                      f"FILE ({INCEPTION_FILE}, as torch-fidelity publishes it), or --download when online; "
+                      "or use --features classifier, which works offline")
+
+
+@FEATURES.register("inception")
+def inception_features(reference: ImageData | None = None, held_out: ImageData | None = None,
+                       device: torch.device | str = "cpu", weights: str | None = None, download: bool = False,
+                       **_) -> FeatureNet:
+    """torch-fidelity's FID Inception-v3: 2048-d pool3 features and 1008-way unbiased logits.
+
+    Grey images are repeated to three channels; resizing to 299 is the network's own.
+    """
+    file = _inception_weights(weights, download)
+    if file is not None:
+        try:  # torch-fidelity unpickles without restriction: only hand it a file that loads weights-only
+            torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise GankitError(f"cannot load inception weights {file}: {str(e).strip().splitlines()[0][:160]}") from None
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=file).to(device)
+    except (OSError, RuntimeError) as e:  # failed download, or a state dict of another network
+        raise GankitError(f"cannot build the FID Inception-v3: {str(e).strip().splitlines()[0][:160]}") from None
+
+    def embed(x: Tensor) -> tuple[Tensor, Tensor]:
+        x = x.to(device)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        f, logits = net(x)
+        return f, logits
+
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16] if file else "downloaded"
+    info = f"Inception-v3 (FID, TF 2015-12-05 weights via torch-fidelity; 2048-d pool3; weights sha {digest})"
+    return FeatureNet("inception", info, f"inception-{digest}", embed, batch=100)
+
+
+def get_feature_net(name: str, reference: ImageData, held_out: ImageData, **kwargs) -> FeatureNet:
+    """Build the feature network registered as ``name`` for a dataset (reference and held-out splits)."""
+    return FEATURES[name](reference=reference, held_out=held_out, **kwargs)
