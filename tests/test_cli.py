@@ -129,6 +129,40 @@ def test_sample_images(digits_run, tmp_path, capsys):
     assert code == 2 and "--class must be in 0..9" in err
 
 
+def test_eval_reports_every_metric_with_its_floor_and_feature_network(digits_run, capsys):
+    code, out, err = run(["eval", str(digits_run), "--n", "200", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["features"] == "classifier" and "accuracy" in res["features_info"] and res["n"] == 200
+    assert set(res["metrics"]) == {"fid", "kid", "is", "precision", "recall", "density", "coverage"}
+    fid = res["metrics"]["fid"]
+    assert 0 <= fid["floor"] < fid["value"]  # two real halves are closer than a 2-step generator
+    assert json.loads((digits_run / "eval.json").read_text()) == res
+    code, out, _ = run(["eval", str(digits_run), "--n", "200"], capsys)
+    assert code == 0 and "floor" in out and "gankit classifier" in out
+    # the same numbers during training: logged at the last step by the digits preset
+    rows = [json.loads(line) for line in (digits_run / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval/classifier/fid" in r for r in rows)
+
+
+def test_eval_of_a_toy_run_uses_the_exact_density(run_dir, capsys):
+    code, out, err = run(["eval", str(run_dir), "--n", "500", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["features"] == "none" and {"jsd", "modes", "high_quality"} <= set(res["metrics"])
+    assert 0 <= res["metrics"]["jsd"]["value"] <= np.log(2) + 1e-12
+
+
+def test_eval_errors_are_one_line(digits_run, run_dir, tmp_path, capsys, monkeypatch):
+    code, _, err = run(["eval", str(digits_run), "--features", "vgg"], capsys)
+    assert code == 2 and "classifier, inception" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    code, _, err = run(["eval", str(digits_run), "--features", "inception"], capsys)
+    assert code == 2 and "--inception-weights" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["eval", str(tmp_path / "none")], capsys)
+    assert code == 2 and "run directory not found" in err
+
+
 def test_class_needs_a_conditional_run(run_dir, tmp_path, capsys):
     code, _, err = run(["sample", str(run_dir), "--out", str(tmp_path / "x.npy"), "--class", "1"], capsys)
     assert code == 2 and "class-conditional" in err

@@ -18,7 +18,10 @@ import torch
 
 from .errors import GankitError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
+__all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
+           "set_rng_state", "LAST"]
+
+LAST = "last.pt"
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
@@ -31,21 +34,59 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # torch wraps some write failures (a full disk) in RuntimeError
         Path(tmp).unlink(missing_ok=True)
-        raise GankitError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+        why = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:160]
+        raise GankitError(f"cannot write checkpoint {path}: {why}; the previous checkpoint is intact") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: int) -> Path:
+    """Write ``folder/step_NNNNNN.pt`` atomically, point ``folder/last.pt`` at it (a hard link put in
+    place by rename: atomic, no second copy), then delete all but the newest ``keep`` step files.
+
+    Order matters for crash safety: until the new file is complete and renamed, ``last.pt`` is the
+    previous checkpoint; old files go only after ``last.pt`` names the new one.
+    """
+    folder = Path(folder)
+    path = folder / f"step_{step:06d}.pt"
+    save_checkpoint(state, path)
+    tmp = folder / f".{LAST}.link.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+        os.replace(tmp, folder / LAST)
+    except OSError:  # a file system without hard links: a second atomic write
+        tmp.unlink(missing_ok=True)
+        save_checkpoint(state, folder / LAST)
+    _fsync_dir(folder)
+    for old in sorted(folder.glob("step_*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def remove_partial_writes(folder: str | Path) -> None:
+    """Delete temporary files a killed writer left behind (never a finished checkpoint)."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with weights-only unpickling; any problem is one GankitError line."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
+                    required: tuple[str, ...] = ("G", "config")) -> dict[str, Any]:
+    """Read a checkpoint with weights-only unpickling; any problem is one GankitError line.
+
+    ``required``: keys the mapping must have (a training checkpoint's by default)."""
     path = Path(path)
     if not path.is_file():
         raise GankitError(f"checkpoint not found: {path}")
@@ -54,7 +95,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as e:  # torch raises many types for corrupt, truncated or unsafe files
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         raise GankitError(f"cannot load checkpoint {path}: {first[:200]}") from None
-    if not isinstance(state, dict) or "G" not in state or "config" not in state:
+    if not isinstance(state, dict) or any(k not in state for k in required):
         raise GankitError(f"cannot load checkpoint {path}: not a gankit checkpoint")
     return state
 

@@ -57,9 +57,43 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
     run_dir = _new_run_dir(out, name)
     from .train import train as run_training
 
-    result = run_training(cfg, run_dir)
+    _finish(run_training(cfg, run_dir), run_dir)
+
+
+def _finish(result, run_dir: Path) -> None:
+    """Report a finished or stopped run; a stop by signal exits 128 + its number (130 for SIGINT)."""
+    if result.stopped is not None:
+        click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
+                   f"continue with: gankit resume {run_dir}", err=True)
+        if result.stopped in ("SIGINT", "SIGTERM"):
+            import signal
+
+            sys.exit(128 + int(signal.Signals[result.stopped]))
+        return
     summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
     click.echo(f"run written to {run_dir}: {summary}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="New total number of steps (default: the run's train.steps).")
+def resume(run_dir, steps) -> None:
+    """Continue an interrupted run from its last checkpoint, exactly where it stopped.
+
+    Networks, EMA, optimisers, LR schedules, step and RNG states (so data order and augmentation)
+    are restored: on the CPU, a run stopped and resumed ends bit-identical to one never stopped.
+    """
+    from .config import build_config, read_config
+    from .train import train as run_training
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise GankitError(f"run directory not found: {run}")
+    cfg = read_config(run / "config.yaml")
+    if steps is not None:
+        cfg = build_config({**cfg.model_dump(mode="json"), "train": {**cfg.train.model_dump(mode="json"), "steps": steps}})
+    _finish(run_training(cfg, run, resume=True), run)
 
 
 @cli.command()
@@ -83,6 +117,40 @@ def sample(run_dir, n, out, seed, klass, truncation) -> None:
     G, cfg, n_cls = load_generator(run_dir)
     write_samples(G, cfg, n_cls, n, seed, Path(out), klass, truncation)
     click.echo(f"{n} samples written to {out}")
+
+
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path())
+@click.option("--n", "n", type=click.IntRange(min=10), default=None,
+              help="Samples to draw (default: as many as the held-out real images, at most 10,000).")
+@click.option("--features", default="classifier", show_default=True,
+              help="Feature network: classifier (trained here, offline) or inception (the standard FID network).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="Inception-v3 weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth).")
+@click.option("--download", is_flag=True, help="Download the Inception weights if they are not found locally.")
+def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
+    """Measure a run's generator: FID, KID, IS, precision/recall, density/coverage, each with its floor.
+
+    The floor is the same metric for held-out real images (the test split, or half of the data):
+    what a perfect generator would read. Also written to RUN_DIR/eval.json.
+    """
+    from .features import FEATURES
+    from .sampling import evaluate_run
+
+    if features not in FEATURES:
+        FEATURES[features]  # the registry's one-line error listing the valid names
+    kwargs = {"weights": inception_weights, "download": download} if features == "inception" else {}
+    out = evaluate_run(run_dir, n, features, log=lambda s: click.echo(f"eval: {s}", err=True), **kwargs)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"{run_dir}: {out['n']} samples at step {out['step']}; reference {out['split']}")
+    click.echo(f"features: {out['features_info']}")
+    click.echo(f"{'metric':<11}{'value':>12}{'floor':>12}  better")
+    for k, m in out["metrics"].items():
+        floor = "" if m["floor"] is None else f"{m['floor']:12.4g}"
+        click.echo(f"{k:<11}{m['value']:12.4g}{floor:>12}  {m['better']}")
 
 
 @cli.command()
@@ -120,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     except GankitError as e:
         click.echo(f"gankit: error: {e}", err=True)
         sys.exit(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:  # bare `gankit` (or a bare group): the help, not an error
+        click.echo(e.format_message())
+        sys.exit(0)
     except click.exceptions.Abort:
         click.echo("gankit: interrupted", err=True)
         sys.exit(130)

@@ -165,8 +165,10 @@ class TrainConfig(_Section):
     log_every: int = Field(100, gt=0)
     eval_every: int = Field(1000, ge=0)  # 0: only at the end
     sample_every: int = Field(1000, ge=0)  # 0: only at the end
-    checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end
-    eval_samples: int = Field(2500, gt=0)
+    checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
+    keep_checkpoints: int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
+    eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
     tensorboard: bool = True
     progress: bool = True
 
@@ -180,6 +182,17 @@ class TrainConfig(_Section):
         if bad:
             raise ValueError(f"unknown augmentation {bad[0]!r}; valid: {', '.join(POLICIES)}")
         return ",".join(parts)
+
+    @field_validator("eval_features", mode="before")
+    @classmethod
+    def _features(cls, v):
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "none")):
+            return ""  # off: also how `--set train.eval_features=` and `=none` read
+        if not isinstance(v, str):
+            return v  # the str type check reports it
+        from .features import FEATURES
+
+        return _registered(v, FEATURES, "feature network")
 
 
 class Config(_Section):
@@ -200,6 +213,8 @@ class Config(_Section):
             raise ValueError("model.conditional needs an image dataset with labels")
         if self.train.augment and self.data.is_toy:
             raise ValueError("train.augment applies to images only")
+        if self.train.eval_features and self.data.is_toy:
+            raise ValueError("train.eval_features applies to images only (toy runs log exact JSD and modes)")
         return self
 
 
@@ -329,8 +344,12 @@ def config_yaml(cfg: Config) -> str:
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    """Write the resolved config as YAML (every field, so the run can be rebuilt from it alone)."""
-    Path(path).write_text(config_yaml(cfg))
+    """Write the resolved config as YAML (every field, so the run can be rebuilt from it alone);
+    atomically, so an interrupted write leaves the old file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(config_yaml(cfg))
+    tmp.replace(path)
 
 
 def read_config(path: str | Path) -> Config:

@@ -23,3 +23,9 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> GankitError:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return GankitError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid)}")
+
+
+class Diverged(GankitError):
+    """Training produced a non-finite loss or parameter; the last good checkpoint is kept."""
+
+    exit_code = 3

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["report", "Collector", "read_jsonl"]
+__all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl"]
 
 _active: "Collector | None" = None
 
@@ -33,7 +33,7 @@ class Collector:
     Use as a context manager: while open it is the target of :func:`report`.
     """
 
-    def __init__(self, run_dir: str | Path | None, tensorboard: bool = False):
+    def __init__(self, run_dir: str | Path | None, tensorboard: bool = False, start_step: int = 0):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._values: dict[str, list] = defaultdict(list)
         self._jsonl = None
@@ -43,7 +43,8 @@ class Collector:
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter  # imported only when used: slow
 
-                self._tb = SummaryWriter(str(self.run_dir / "tb"))
+                # purge_step: a resumed run drops the events an interrupted one wrote after its checkpoint
+                self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
         self.last: dict[str, float] = {}
 
     def add(self, name: str, value: Any) -> None:
@@ -96,3 +97,22 @@ def read_jsonl(path: str | Path) -> list[dict]:
     """The rows of a ``metrics.jsonl`` file."""
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def truncate_jsonl(path: str | Path, last_step: int) -> None:
+    """Drop the rows of a ``metrics.jsonl`` logged after ``last_step`` (what a resumed run redoes),
+    and a torn last line; the file is replaced atomically."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        if isinstance(row, dict) and row.get("step", 0) <= last_step:
+            keep.append(line + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(keep))
+    tmp.replace(path)

@@ -14,27 +14,31 @@ step and uniformly drawn labels in the G step.
 from __future__ import annotations
 
 import math
+import signal
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from . import stats
 from .augment import diff_augment
-from .checkpoint import rng_state, save_checkpoint
+from .checkpoint import LAST, load_checkpoint, remove_partial_writes, rng_state, save_rotating, set_rng_state
 from .config import Config, save_config
 from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
-from .errors import GankitError
-from .evaluate import evaluate_toy, generate, run_generator
+from .errors import Diverged, GankitError
+from .evaluate import evaluate_toy, generate, image_evaluator, run_generator
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
-__all__ = ["train", "TrainResult", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
+__all__ = ["train", "TrainResult", "check_resumable", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
 
 SAMPLE_SEED = 2014  # the fixed noise behind every sample figure of a run
 
@@ -53,6 +57,8 @@ class TrainResult:
     config: Config
     stats: dict[str, float] = field(default_factory=dict)
     G_ema: nn.Module | None = None
+    step: int = 0  # the last step done
+    stopped: str | None = None  # why training stopped early: a signal's name or "stop_after"; None if finished
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,12 +118,77 @@ def sample_grid_inputs(z_dim: int, num_classes: int, n: int = 64) -> tuple[Tenso
     return z, (torch.arange(n) % num_classes if num_classes else None)
 
 
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested mappings (a config's sections)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int, where: Path) -> None:
+    """One clear line when a checkpoint cannot continue under ``cfg`` on this data."""
+    saved = state.get("config")
+    if not isinstance(saved, dict):
+        raise GankitError(f"checkpoint {where} holds no config; it is not a gankit training checkpoint")
+    now = cfg.model_dump(mode="json")
+    bad = [k for sec in ("data", "model", "objective") for k in _diff({sec: saved.get(sec, {})}, {sec: now[sec]})]
+    if bad:
+        raise GankitError(f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
+                          "resume it with its own config.yaml")
+    if list(state.get("data_shape", [])) != list(shape) or int(state.get("num_classes", -1)) != n_cls:
+        raise GankitError(f"checkpoint {where} was trained on data of shape {state.get('data_shape')} with "
+                          f"{state.get('num_classes')} classes, but {cfg.data.name} now gives {list(shape)} "
+                          f"with {n_cls}")
+    if not 0 < int(state.get("step", 0)):
+        raise GankitError(f"checkpoint {where} has no step count")
+
+
+def _nonfinite(tensors: dict[str, Tensor]) -> str | None:
+    """The name of the first tensor with a NaN or infinite entry, else None (one host sync)."""
+    names = list(tensors)
+    ok = torch.stack([torch.isfinite(v.detach()).all() for v in tensors.values()]).cpu()
+    return next((n for n, good in zip(names, ok.tolist()) if not good), None)
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM only record that a stop was asked for: the loop finishes the
+    step, writes a checkpoint and returns, so the run resumes exactly. Main thread only."""
+
+    def __init__(self, active: bool):
+        self.active = active and threading.current_thread() is threading.main_thread()
+        self.received: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> "_StopSignals":
+        if self.active:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._record)
+        return self
+
+    def _record(self, signum, frame) -> None:
+        self.received = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def train(cfg: Config, run_dir: str | Path | None = None,
-          callback: Callable[[int, nn.Module, nn.Module], None] | None = None) -> TrainResult:
+          callback: Callable[[int, nn.Module, nn.Module], None] | None = None,
+          resume: bool = False, stop_after: int | None = None) -> TrainResult:
     """Train a GAN as ``cfg`` says; write the run into ``run_dir`` when one is given.
 
-    ``callback(step, G, D)``, if given, is called after every step (0 included), e.g. to take
-    snapshots; it must not change the networks.
+    ``resume``: continue the run in ``run_dir`` from ``checkpoints/last.pt``: networks, EMA,
+    optimisers, LR schedules, step and RNG states (hence data order and augmentation) restored, so
+    that on the CPU the result is bit-identical to an uninterrupted run. ``stop_after``: stop
+    cleanly (checkpoint written) after that step, as SIGINT/SIGTERM do. ``callback(step, G, D)``,
+    if given, is called after every step (0 included when not resuming), e.g. to take snapshots; it
+    must not change the networks.
     """
     t = cfg.train
     device = resolve_device(t.device)
@@ -153,17 +224,64 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     def augment(x: Tensor) -> Tensor:
         return diff_augment(x, t.augment) if t.augment else x
 
+    def checkpoint(step: int) -> None:
+        bad = _nonfinite({f"parameter G.{k}": v for k, v in G.state_dict().items() if v.is_floating_point()}
+                         | {f"parameter D.{k}": v for k, v in D.state_dict().items() if v.is_floating_point()})
+        if bad is not None:  # never let a broken model replace the last good checkpoint
+            raise Diverged(f"training diverged at step {step}: {bad} is not finite; "
+                           f"the last good checkpoint is {run / 'checkpoints' / LAST}")
+        save_rotating({
+            "G": G.state_dict(), "D": D.state_dict(),
+            "G_ema": G_ema.module.state_dict() if G_ema is not None else None,
+            "ema_n": int(G_ema.n_averaged) if G_ema is not None else 0,
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "sched_d": schedules[0].state_dict(), "sched_g": schedules[1].state_dict(),
+            "step": step, "rng": rng_state(), "config": cfg.model_dump(mode="json"),
+            "data_shape": list(shape), "num_classes": n_cls,
+        }, run / "checkpoints", step, t.keep_checkpoints)
+
+    # --- the run directory: a new run, or the checkpoint of an interrupted one ------------------
     run = Path(run_dir) if run_dir is not None else None
-    if run is not None:
+    start = 0
+    if resume:
+        if run is None:
+            raise GankitError("resume needs the run directory")
+        where = run / "checkpoints" / LAST
+        state = load_checkpoint(where, map_location=device)
+        check_resumable(state, cfg, shape, n_cls, where)
+        start = int(state["step"])
+        if start >= t.steps:
+            raise GankitError(f"{run} already finished {start} steps; pass --steps with a larger total to go on")
+        try:
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            schedules[0].load_state_dict(state["sched_d"])
+            schedules[1].load_state_dict(state["sched_g"])
+            if G_ema is not None:
+                G_ema.module.load_state_dict(state["G_ema"])
+                G_ema.n_averaged.fill_(int(state["ema_n"]))
+            set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None
+        remove_partial_writes(run / "checkpoints")
+        stats.truncate_jsonl(run / "metrics.jsonl", start)
+        save_config(cfg, run / "config.yaml")  # train.steps may have grown
+    elif run is not None:
         (run / "samples").mkdir(parents=True, exist_ok=True)
         (run / "checkpoints").mkdir(exist_ok=True)
         save_config(cfg, run / "config.yaml")
 
-    if callback is not None:
+    evaluator = None  # the image metrics' feature network and reference statistics, built at first use
+    stopped: str | None = None
+    check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
+    if callback is not None and start == 0:
         callback(0, G, D)
-    bar = tqdm(range(1, t.steps + 1), desc="train", unit="step", disable=True if not t.progress else None,
-               dynamic_ncols=True)
-    with stats.Collector(run, tensorboard=t.tensorboard and run is not None) as collector:
+    bar = tqdm(range(start + 1, t.steps + 1), desc="train", unit="step", initial=start, total=t.steps,
+               disable=True if not t.progress else None, dynamic_ncols=True)
+    with stats.Collector(run, tensorboard=t.tensorboard and run is not None, start_step=start) as collector, \
+            _StopSignals(active=run is not None) as signals:
         for step in bar:
             # --- D steps: k updates of the discriminator with G fixed --------------------------
             D.requires_grad_(True)
@@ -191,6 +309,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                         for p in D.parameters():
                             p.clamp_(-clip, clip)
             stats.report("loss/d", loss_d)
+            # V(D, G) = E log D(x) + E log(1 − D(G(z))) on this batch; −log 4 at the equilibrium
+            stats.report("V", -(F.softplus(-real_logits.detach()).mean() + F.softplus(fake_logits.detach()).mean()))
             stats.report("D/real", torch.sigmoid(real_logits.detach()).mean())
             stats.report("D/fake", torch.sigmoid(fake_logits.detach()).mean())
 
@@ -205,18 +325,32 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             for sched in schedules:
                 sched.step()
 
+            # --- divergence guard: stop at the first non-finite loss ----------------------------
+            if check_every_step or due(step, t.log_every, t.steps):
+                bad = _nonfinite({"loss/d": loss_d, "loss/g": loss_g})
+                if bad is not None:
+                    last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
+                    raise Diverged(f"training diverged at step {step}: {bad} is not finite{last}")
+
             # --- EMA of G: the copy that samples -------------------------------------------------
             if G_ema is not None:
                 G_ema.update_parameters(G)
             G_sample = G_ema.module if G_ema is not None else G
 
-            # --- evaluation: toy metrics on their own seeded noise (training RNG untouched) ----
+            # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
             if toy and due(step, t.eval_every, t.steps):
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
+            evaluating_images = not toy and bool(t.eval_features) and due(step, t.eval_every, t.steps)
+            if evaluating_images:  # the sampling copy of G against the cached reference statistics
+                if evaluator is None:
+                    evaluator = image_evaluator(cfg, t.eval_features, device=device,
+                                                log=lambda s: print(f"eval: {s}", file=sys.stderr))
+                for k, v in evaluator(G_sample, z_dim, n_cls, t.eval_samples).items():
+                    stats.report(f"eval/{t.eval_features}/{k}", v)
 
             # --- logging --------------------------------------------------------------------------
-            if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)):
+            if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)) or evaluating_images:
                 row = collector.flush(step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
@@ -232,21 +366,21 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                 else:
                     save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
 
-            # --- checkpoint ----------------------------------------------------------------------
-            if run is not None and due(step, t.checkpoint_every, t.steps):
-                save_checkpoint({
-                    "G": G.state_dict(), "D": D.state_dict(),
-                    "G_ema": G_ema.module.state_dict() if G_ema is not None else None,
-                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "sched_d": schedules[0].state_dict(), "sched_g": schedules[1].state_dict(),
-                    "step": step, "rng": rng_state(), "config": cfg.model_dump(mode="json"),
-                    "data_shape": list(shape), "num_classes": n_cls,
-                }, run / "checkpoints" / "last.pt")
+            # --- checkpoint: periodic, at the end, and on a requested stop -------------------------
+            stop_now = signals.received is not None or step == stop_after
+            if run is not None and (due(step, t.checkpoint_every, t.steps) or stop_now):
+                checkpoint(step)
 
             if callback is not None:
                 callback(step, G, D)
+            if stop_now and step < t.steps:
+                stopped = signal.Signals(signals.received).name if signals.received is not None else "stop_after"
+                collector.flush(step)
+                break
+    bar.close()
     D.requires_grad_(True)
-    return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G)
+    return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G,
+                       step=step if t.steps > start else start, stopped=stopped)
 
 
 def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
