@@ -41,3 +41,6 @@ def test_gankit_theory_passes_every_row(tmp_path, capsys):
         assert row["passed"], row
     assert (tmp_path / "figure1.png").stat().st_size > 10000
     assert (tmp_path / "curves.png").stat().st_size > 10000
+    assert json.loads((tmp_path / "claims.json").read_text()) == rows
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 6 and "figure1" in page

@@ -145,6 +145,17 @@ def test_eval_reports_every_metric_with_its_floor_and_feature_network(digits_run
     assert any("eval/classifier/fid" in r for r in rows)
 
 
+def test_train_writes_a_report_and_report_compares_runs(run_dir, digits_run, tmp_path, capsys):
+    assert (run_dir / "report.html").is_file() and (digits_run / "report.html").is_file()
+    page = (digits_run / "report.html").read_text()
+    assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
+    out = tmp_path / "both.html"
+    code, stdout, err = run(["report", str(run_dir), str(digits_run), "--out", str(out)], capsys)
+    assert code == 0 and out.is_file(), err
+    code, _, err = run(["report", str(tmp_path / "missing")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
 def test_eval_of_a_toy_run_uses_the_exact_density(run_dir, capsys):
     code, out, err = run(["eval", str(run_dir), "--n", "500", "--json"], capsys)
     assert code == 0, err

@@ -61,7 +61,15 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
 
 
 def _finish(result, run_dir: Path) -> None:
-    """Report a finished or stopped run; a stop by signal exits 128 + its number (130 for SIGINT)."""
+    """Write the run's HTML report and say how it ended; a stop by signal exits 128 + its number
+    (130 for SIGINT)."""
+    from .report import write_report
+
+    try:
+        page = write_report([run_dir])
+        click.echo(f"report: {page}", err=True)
+    except (GankitError, OSError, ValueError) as e:  # the run is saved; a report problem must not hide that
+        click.echo(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}", err=True)
     if result.stopped is not None:
         click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
                    f"continue with: gankit resume {run_dir}", err=True)
@@ -161,15 +169,35 @@ def theory(out, as_json) -> None:
     from .claims import claims_json, format_table, run_claims
 
     rows = run_claims(out, log=lambda s: click.echo(f"theory: {s}", err=True))
+    Path(out, "claims.json").write_text(json.dumps(claims_json(rows), indent=1))
+    from .report import write_report
+
+    write_report([out])  # OUT/report.html: the claims table and the figures on one page
     if as_json:
         click.echo(json.dumps(claims_json(rows), indent=1))
     else:
         click.echo(format_table(rows))
-        click.echo(f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}")
+        click.echo(f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}; "
+                   f"report: {Path(out) / 'report.html'}")
     failed = [r for r in rows if not r.passed]
     if failed:
         click.echo(f"theory: {len(failed)} of {len(rows)} claims failed", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", default=None, help="Output .html file (default RUN_DIR/report.html; several runs: "
+              "FIRST_RUN/compare.html).")
+def report(run_dirs, out) -> None:
+    """Write one self-contained HTML page about a run (or compare several runs, or a theory folder).
+
+    Config, loss and D(x) curves, V(D, G) against −log 4, sample grids over time, the eval.json metric
+    table with floors; toy runs add JSD and mode coverage. Images are embedded: it opens offline.
+    """
+    from .report import write_report
+
+    click.echo(f"report written to {write_report(list(run_dirs), out)}")
 
 
 @cli.command()

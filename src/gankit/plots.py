@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
 
 from .distributions import GaussianMixture  # noqa: E402
 
-__all__ = ["plot_toy_samples", "plot_figure1", "plot_theory_curves", "plot_logit", "plot_proposition2", "plot_wgan",
-           "plot_dynamics"]
+__all__ = ["plot_toy_samples", "plot_toy_panels", "plot_curves", "plot_figure1", "plot_theory_curves", "plot_logit",
+           "plot_proposition2", "plot_wgan", "plot_dynamics"]
 
 
 def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path, title: str = "") -> None:
@@ -48,6 +49,172 @@ def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path,
     fig.savefig(path)
     plt.close(fig)
 
+
+def _box(target: GaussianMixture, samples: Tensor) -> tuple[Tensor, Tensor]:
+    """The target's box (±4σ around its components) widened to hold the central 98% of the samples
+    on each axis, so a generator that is still far off shows up in the figure; 5% margin."""
+    lo, hi = target.bounds(4.0)
+    s = samples.double()
+    s = s[torch.isfinite(s).all(1)]  # a diverged G may give inf or nan
+    if len(s):
+        lo = torch.minimum(lo, s.quantile(0.01, dim=0))
+        hi = torch.maximum(hi, s.quantile(0.99, dim=0))
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+@torch.no_grad()
+def _d_prob(D: nn.Module, x: Tensor) -> Tensor:
+    """σ(D(x)) as float64 on the CPU, D in eval mode for the call (its mode is restored)."""
+    param = next(D.parameters())
+    was_training = D.training
+    D.eval()
+    try:
+        return torch.sigmoid(D(x.to(param.device, param.dtype)).double().flatten().cpu())
+    finally:
+        D.train(was_training)
+
+
+def plot_toy_panels(G: nn.Module, D: nn.Module, target: GaussianMixture, z_dim: int, path: str | Path | BinaryIO,
+                    title: str = "", n: int = 2**16, seed: int = 0) -> None:
+    """What G and D look like on a toy target, for the sample figures of toy runs.
+
+    1-D: p_data (exact) and p_g (histogram of ``n`` samples of G) on the left axis; D(x) = σ(logit)
+    and the optimal D*(x) = p_data/(p_data + p_g) on the right one, D* drawn only where the bin
+    masses are large enough for the ratio to mean something. 2-D: G's samples over log p_data,
+    next to a heat map of D(x) with the target's 3σ contours.
+
+    Samples come from :func:`gankit.evaluate.generate` with their own seeded noise and D runs
+    under ``no_grad`` in eval mode, so the global RNG and the networks' modes are left as found.
+    """
+    from .evaluate import generate  # here, not at import: evaluate sits above the figures
+
+    x = generate(G, n, z_dim, seed=seed).double()  # [n, d]
+    lo, hi = _box(target, x)
+    if target.dim == 1:
+        bins = 200
+        edges = torch.linspace(float(lo[0]), float(hi[0]), bins + 1, dtype=torch.float64)
+        width = float(edges[1] - edges[0])
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        p_data = target.cell_masses([edges])  # [bins], exact
+        xs = x[:, 0][torch.isfinite(x[:, 0])]
+        p_g = torch.histc(xs, bins, float(lo[0]), float(hi[0])) / n  # [bins]; mass outside is dropped
+        both = p_data + p_g
+        d_star = torch.where(both > 1e-3, p_data / both.clamp(min=1e-300), torch.full_like(both, math.nan))
+        fine = torch.linspace(float(lo[0]), float(hi[0]), 1000, dtype=torch.float64)
+        fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
+        ax.plot(fine.numpy(), target.prob(fine).numpy(), "k:", lw=2, label="p_data")
+        ax.stairs((p_g / width).numpy(), edges.numpy(), color="tab:green", lw=1.5, label=f"p_g ({n} samples)")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+        ax.set_xlim(float(lo[0]), float(hi[0]))
+        ax2 = ax.twinx()
+        ax2.plot(fine.numpy(), _d_prob(D, fine[:, None]).numpy(), color="tab:blue", ls="--", lw=1.5, label="D(x)")
+        ax2.plot(centres.numpy(), d_star.numpy(), color="tab:red", lw=1, alpha=0.8,
+                 label="D* = p_data / (p_data + p_g)")
+        ax2.axhline(0.5, color="grey", lw=0.5)
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D")
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=4, fontsize=8, frameon=False)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    else:
+        res = 160
+        extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+        grid = torch.stack(torch.meshgrid(torch.linspace(extent[0], extent[1], res, dtype=torch.float64),
+                                          torch.linspace(extent[2], extent[3], res, dtype=torch.float64),
+                                          indexing="xy"), -1).reshape(-1, 2)  # [res², 2], rows along x
+        logp = torch.cat([target.log_prob(c) for c in grid.split(4096)]).reshape(res, res)  # chunks: K can be 256
+        d = _d_prob(D, grid).reshape(res, res)
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.6), dpi=100)
+        a1.imshow(logp.clamp(min=-12).numpy(), origin="lower", extent=extent, cmap="Greys", alpha=0.6)
+        shown = x[:5000].numpy()
+        a1.scatter(shown[:, 0], shown[:, 1], s=2, c="tab:green", alpha=0.5, linewidths=0)
+        a1.set_title(f"{len(shown)} samples of G over log p_data", fontsize=9)
+        im = a2.imshow(d.numpy(), origin="lower", extent=extent, cmap="coolwarm", vmin=0, vmax=1)
+        # log p one 3σ step below a component's peak: the outline of every mode (or of the ribbon)
+        a2.contour(grid[:, 0].reshape(res, res).numpy(), grid[:, 1].reshape(res, res).numpy(), logp.numpy(),
+                   levels=[float(logp.max()) - 4.5], colors="k", linewidths=0.6, linestyles="solid")
+        a2.set_title("D(x) = sigmoid(logit), target's 3-sigma contours", fontsize=9)
+        fig.colorbar(im, ax=a2, fraction=0.046, pad=0.04)
+        for a in (a1, a2):
+            a.set_xlim(extent[0], extent[1])
+            a.set_ylim(extent[2], extent[3])
+            a.set_aspect("equal")
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+_CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+                "font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8, "legend.frameon": False,
+                "axes.formatter.useoffset": False}
+_LINESTYLES = ["-", "--", ":", "-."]
+
+
+def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
+                keys: Sequence[str], path: str | Path | BinaryIO, title: str = "",
+                labels: Mapping[str, str] | None = None, logy: bool = False,
+                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None) -> None:
+    """Training curves against step: ``keys`` of each run, one panel.
+
+    ``runs`` holds (name, {key: (steps, values)}) pairs; non-finite values leave gaps. With one
+    run each key gets its own colour; with several each run gets a colour and each key a line
+    style, and the legend names both. ``hlines`` are reference levels (value, label), dotted.
+    ``logy`` asks for a log scale, used when the positive values span more than a decade.
+    """
+    labels = labels or {}
+    present = [k for k in keys if any(k in s for _, s in runs)]
+    several = len(runs) > 1
+    with plt.rc_context(_CURVE_STYLE):
+        fig, ax = plt.subplots(figsize=(5.8, 3.3), dpi=100)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        positive = []
+        for i, (name, series) in enumerate(runs):
+            for j, key in enumerate(present):
+                if key not in series:
+                    continue
+                steps, values = series[key]
+                positive += [v for v in values if math.isfinite(v) and v > 0]
+                ax.plot(steps, values, color=colours[(i if several else j) % len(colours)],
+                        ls=_LINESTYLES[j % len(_LINESTYLES)] if several else "-", lw=1.3,
+                        marker="o" if len(steps) <= 30 else None, ms=3, label=None if several else labels.get(key, key))
+        for y, label in hlines:
+            ax.axhline(y, color="k", lw=0.9, ls=":", label=label)
+        if several:  # colour = run, line style = key
+            from matplotlib.lines import Line2D
+
+            handles = [Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=name)
+                       for i, (name, series) in enumerate(runs) if any(k in series for k in present)]
+            if len(present) > 1:
+                handles += [Line2D([], [], color="grey", ls=_LINESTYLES[j % len(_LINESTYLES)], label=labels.get(k, k))
+                            for j, k in enumerate(present)]
+            ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
+        elif len(present) > 1 or hlines:
+            ax.legend()
+        log = logy and positive and max(positive) > 10 * min(positive)
+        if log:
+            ax.set_yscale("log")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        else:  # the reference lines in view, and a flat curve drawn flat, not magnified noise
+            lo, hi = ax.get_ylim()
+            for y, _ in hlines:
+                if not log or y > 0:
+                    lo, hi = min(lo, y), max(hi, y)
+            if not log and hi - lo < 0.1 * max(abs(lo), abs(hi)):
+                mid, half = (lo + hi) / 2, 0.05 * max(abs(lo), abs(hi))
+                lo, hi = mid - half, mid + half
+            span = (hi - lo) * 0.05 if not log else 0
+            ax.set_ylim(lo - span, hi + span)
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        plt.close(fig)
 
 def plot_figure1(stages: Sequence[dict], path: str | Path) -> None:
     """Figure 1 of Goodfellow et al. (2014): p_data, p_g, D and D* at successive stages.

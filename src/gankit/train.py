@@ -358,11 +358,11 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             # --- sample figure from fixed noise ----------------------------------------------------
             if run is not None and due(step, t.sample_every, t.steps):
                 path = run / "samples" / f"step_{step:06d}.png"
-                if toy:
-                    from .plots import plot_toy_samples  # matplotlib only when figures are written
+                if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
+                    from .plots import plot_toy_panels  # matplotlib only when figures are written
 
-                    x = generate(G_sample, t.eval_samples, z_dim, seed=SAMPLE_SEED)
-                    plot_toy_samples(data, x, path, f"{data.name}, {cfg.objective.name}, step {step}")
+                    plot_toy_panels(G_sample, D, data, z_dim, path, f"{data.name}, {cfg.objective.name}, step {step}",
+                                    seed=SAMPLE_SEED)
                 else:
                     save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
 

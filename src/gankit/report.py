@@ -1,0 +1,567 @@
+"""``gankit report``: one self-contained HTML page for a run, for several runs, or for ``gankit theory``.
+
+The page embeds every figure as a base64 PNG ``data:`` URI and carries its own small style
+sheet: no script, no external file, no network request, so it opens offline and can be mailed.
+
+What a directory holds decides the page:
+
+* a training run (``config.yaml``, ``metrics.jsonl``, ``samples/step_*.png``, maybe ``eval.json``):
+  the metric table with its floors, the last sample figure large and a strip of earlier ones,
+  the curves (losses, D(x) on real and fake, the value V with −log 4, and for toy targets the
+  JSD and the mode statistics, ``eval/<net>/<metric>`` series), the resolved config;
+* a theory directory (``claims.json``, or ``figure1.png`` without ``config.yaml``): the claims
+  table, pass and fail highlighted, and the figures;
+* several training runs: their curves overlaid (one colour a run), their last sample figures
+  side by side, one table of their metrics, and each config folded away.
+
+Everything is optional inside a run directory: a section whose file or keys are missing is left
+out, so a run still in progress (or one from an older version) gets a page too.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import GankitError
+
+__all__ = ["write_report"]
+
+LOG4 = math.log(4.0)
+THEORY_FIGURES = {  # file: caption, in the order the page shows them
+    "figure1.png": "Figure 1 of Goodfellow et al. (2014), measured: p_data, p_g, the trained D and D* = "
+                   "p_data/(p_data + p_g) at four stages of training.",
+    "curves.png": "JSD(p_data ‖ p_g) and C(G) = V(D*, G) against step: C(G) = −log 4 + 2·JSD falls to −log 4; "
+                  "the training's own D stays below it.",
+    "logit.png": "G fixed, D trained to convergence: its logit lies on log(p_data/p_g) where both densities have mass.",
+    "proposition2.png": "Proposition 2: p_g moving onto p_data by descent on C(G) with D = D* at every step.",
+    "wgan.png": "Arjovsky et al. (2017), example 1: JSD is flat at log 2 while W1 = |θ| keeps its slope; the "
+                "generator's gradient under each objective.",
+    "dynamics.png": "A bimodal target trained with the minimax and the non-saturating objective: final p_g and "
+                    "the generator's gradient norm per step.",
+}
+
+
+# --- reading a directory -------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """What a training run directory holds, read once; every part may be missing."""
+
+    path: Path
+    name: str
+    config_text: str | None = None
+    config: dict = field(default_factory=dict)
+    series: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)  # key: (steps, values)
+    samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), by step
+    evaluation: dict | None = None
+    notes: list[str] = field(default_factory=list)  # problems met while reading, shown on the page
+
+    def last(self, key: str) -> float | None:
+        """The last finite value of ``key``, if any."""
+        for v in reversed(self.series.get(key, ([], []))[1]):
+            if math.isfinite(v):
+                return v
+        return None
+
+    @property
+    def metrics(self) -> dict:
+        """eval.json's {metric: {value, floor, better}} ({} when absent or malformed)."""
+        ms = (self.evaluation or {}).get("metrics")
+        return ms if isinstance(ms, dict) else {}
+
+    @property
+    def last_step(self) -> int | None:
+        steps = [s[-1] for s, _ in self.series.values() if s]
+        return max(steps) if steps else None
+
+
+def _check_dir(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise GankitError(f"run directory not found: {p}")
+    if not p.is_dir():
+        raise GankitError(f"not a directory: {p}")
+    return p
+
+
+def _is_theory(p: Path) -> bool:
+    return (p / "claims.json").is_file() or ((p / "figure1.png").is_file() and not (p / "config.yaml").is_file())
+
+
+def _number(v: Any) -> float | None:
+    """A metric value as a float ("nan", "inf" strings included), or None if it is not a number."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _read_series(path: Path, notes: list[str]) -> dict[str, tuple[list[int], list[float]]]:
+    """metrics.jsonl as {key: (steps, values)}; lines that are not JSON (a line being written) are skipped."""
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    bad = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                step = int(row["step"])
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+                continue
+            for k, v in row.items():
+                x = _number(v)
+                if k != "step" and x is not None:
+                    steps, values = series.setdefault(k, ([], []))
+                    steps.append(step)
+                    values.append(x)
+    if bad:
+        notes.append(f"{bad} line(s) of metrics.jsonl could not be read and were skipped")
+    return series
+
+
+def _read_json(path: Path, notes: list[str]) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        notes.append(f"{path.name} could not be read: {e}")
+        return None
+
+
+def _read_run(p: Path, name: str) -> _Run:
+    if not (p / "config.yaml").is_file() and not (p / "metrics.jsonl").is_file():
+        raise GankitError(f"{p} is not a gankit run directory (no config.yaml or metrics.jsonl) "
+                          "nor a theory directory (no claims.json or figure1.png)")
+    run = _Run(p, name)
+    if (p / "config.yaml").is_file():
+        import yaml
+
+        run.config_text = (p / "config.yaml").read_text(encoding="utf-8")
+        try:
+            cfg = yaml.safe_load(run.config_text)
+            run.config = cfg if isinstance(cfg, dict) else {}
+        except yaml.YAMLError:
+            run.notes.append("config.yaml is not valid YAML")
+    if (p / "metrics.jsonl").is_file():
+        run.series = _read_series(p / "metrics.jsonl", run.notes)
+    for png in (p / "samples").glob("step_*.png") if (p / "samples").is_dir() else []:
+        m = re.fullmatch(r"step_(\d+)\.png", png.name)
+        if m:
+            run.samples.append((int(m.group(1)), png))
+    run.samples.sort()
+    if (p / "eval.json").is_file():
+        ev = _read_json(p / "eval.json", run.notes)
+        run.evaluation = ev if isinstance(ev, dict) else None
+    return run
+
+
+def _names(paths: Sequence[Path]) -> list[str]:
+    """Short labels for the runs: the directory name, with its parent where two names collide."""
+    names = [p.resolve().name or str(p) for p in paths]
+    if len(set(names)) < len(names):
+        names = [f"{p.resolve().parent.name}/{p.resolve().name}" for p in paths]
+    if len(set(names)) < len(names):
+        names = [str(p) for p in paths]
+    return names
+
+
+def _cfg(run: _Run, section: str, key: str) -> Any:
+    sec = run.config.get(section)
+    return sec.get(key) if isinstance(sec, dict) else None
+
+
+def _mode_count(run: _Run) -> int | None:
+    """How many separate modes the run's toy target has (None for images, continuous shapes, or unknown)."""
+    try:
+        from .config import read_config
+        from .distributions import make_target
+
+        cfg = read_config(run.path / "config.yaml")
+        if not cfg.data.is_toy:
+            return None
+        target = make_target(cfg.data.name, **cfg.data.target_params())
+        return len(target.weights) if target.discrete_modes else None
+    except (GankitError, OSError, ValueError, TypeError, KeyError):  # a title's decoration: never stop the page
+        return None
+
+
+# --- HTML pieces ---------------------------------------------------------------------------------
+
+STYLE = """
+:root { --fg: #1f2933; --muted: #5f6b7a; --line: #dde2e8; --card: #fff; --pass: #e3f4e8; --fail: #fde2e1; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f4f6f8; color: var(--fg);
+       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 24px 48px; }
+h1 { font-size: 26px; margin: 0 0 2px; }
+h2 { font-size: 18px; margin: 30px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+.sub, figcaption, .caption, footer { color: var(--muted); font-size: 13px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+.side { display: grid; gap: 14px; }
+figure { margin: 0; }
+figcaption { margin-top: 4px; }
+img { display: block; max-width: 100%; height: auto; }
+img.px { image-rendering: pixelated; }
+.samples { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.strip { flex: 1 1 360px; }
+.strip .caption { margin: 0 0 8px; }
+.thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
+.thumbs img { width: 100%; }
+.figs { display: grid; gap: 14px; }
+table { border-collapse: collapse; background: var(--card); font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { font-weight: 600; background: #eef1f4; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+tr.pass td.verdict { color: #17692e; font-weight: 600; }
+tr.fail td { background: var(--fail); }
+tr.fail td.verdict { color: #a4161a; font-weight: 700; }
+tr.report td.verdict { color: var(--muted); }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 600; font-size: 14px; }
+.badge.ok { background: var(--pass); color: #17692e; }
+.badge.bad { background: var(--fail); color: #a4161a; }
+pre.cfg { columns: 250px; column-rule: 1px solid var(--line); }
+pre { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px;
+      overflow: auto; font-size: 13px; line-height: 1.4; }
+details { margin: 8px 0; }
+summary { cursor: pointer; font-weight: 600; }
+.note { background: #fff8e1; border: 1px solid #f2d98b; border-radius: 6px; padding: 6px 10px; font-size: 14px; }
+"""
+
+
+def _e(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk (0, 0 if the bytes are not a PNG)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _img(data: bytes, alt: str, width: int | None = None) -> str:
+    """An <img> holding ``data`` (PNG bytes) as a data URI, ``width`` pixels wide if given. Small
+    images (grids of small pictures) are enlarged by a whole factor, and drawn with sharp pixels."""
+    w, h = _png_size(data)
+    if width is None and 0 < w < 400:
+        width = w * max(1, 440 // w)
+    cls = ' class="px"' if width and w and width > w and w < 400 else ""
+    size = f' width="{width}" height="{round(h * width / w)}"' if width and w else ""
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return f'<img src="{uri}" alt="{_e(alt)}"{size}{cls}>'
+
+
+def _fmt(v: Any) -> str:
+    x = _number(v)
+    if x is None:
+        return "–"
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e6:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
+            + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
+
+
+def _table(head: list[str], rows: list[list[str]], first_number: int) -> str:
+    """A table of HTML cells; columns from ``first_number`` on hold numbers (right-aligned)."""
+    def row(cells: list[str], tag: str) -> str:
+        return "<tr>" + "".join(f'<{tag} class="num">{c}</{tag}>' if i >= first_number else f"<{tag}>{c}</{tag}>"
+                                for i, c in enumerate(cells)) + "</tr>"
+
+    return "<table>" + row(head, "th") + "".join(row(r, "td") for r in rows) + "</table>"
+
+
+def _notes(notes: list[str]) -> list[str]:
+    return [f'<p class="note">{_e(n)}</p>' for n in notes]
+
+
+# --- curves --------------------------------------------------------------------------------------
+
+@dataclass
+class _Panel:
+    title: str
+    keys: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    logy: bool = False
+    hlines: list[tuple[float, str]] = field(default_factory=list)
+    ylim: tuple[float, float] | None = None
+
+
+def _panels(runs: list[_Run]) -> list[_Panel]:
+    """The curve panels that the runs' metrics support, in reading order."""
+    present = {k for r in runs for k, (_, v) in r.series.items() if any(math.isfinite(x) for x in v)}
+    panels = [
+        _Panel("losses", ["loss/d", "loss/g"], {"loss/d": "D loss", "loss/g": "G loss"}),
+        _Panel("D(x) on real and on generated data", ["D/real", "D/fake"],
+               {"D/real": "D(x), x real", "D/fake": "D(G(z))"}, hlines=[(0.5, "1/2")], ylim=(0, 1)),
+        _Panel("value V(D, G)", ["V", "C(G)"], {"V": "V(D, G)", "C(G)": "-log 4 + 2 JSD (the value at D*)"},
+               hlines=[(-LOG4, "-log 4")]),
+        _Panel("penalties", ["loss/gp", "loss/r1"], {"loss/gp": "gradient penalty", "loss/r1": "R1"}),
+        _Panel("JSD(p_data || p_g), nats", ["toy/jsd"], {"toy/jsd": "JSD"}, logy=True,
+               hlines=[(math.log(2), "log 2 (disjoint)")]),
+    ]
+    n_modes = _mode_count(runs[0]) if len(runs) == 1 else None
+    panels.append(_Panel("modes covered" + (f" (of {n_modes})" if n_modes else ""), ["toy/modes"],
+                         {"toy/modes": "modes"}, hlines=[(n_modes, f"all {n_modes}")] if n_modes else []))
+    panels += [
+        _Panel("high-quality samples (share within 3 sigma of a mode)", ["toy/high_quality"], ylim=(0, 1)),
+        _Panel("KL(mode histogram || uniform), nats", ["toy/kl_uniform"]),
+    ]
+    # eval/<net>/<metric>: one panel a metric, a line a feature network; the four shares in [0, 1] together
+    evals = sorted(k for k in present if k.startswith("eval/") and k.count("/") == 2)
+    nets = sorted({k.split("/")[1] for k in evals})
+    metrics = {k.split("/")[2] for k in evals}
+    shares = [m for m in ("precision", "recall", "density", "coverage") if m in metrics]
+    groups = [[m] for m in ("fid", "kid", "is") if m in metrics] + ([shares] if shares else [])
+    groups += [[m] for m in sorted(metrics - {"fid", "kid", "is", *shares})]
+    for group in groups:
+        keys = [f"eval/{net}/{m}" for m in group for net in nets]
+        labels = {f"eval/{net}/{m}": " ".join(([net] if len(nets) > 1 or len(group) == 1 else [])
+                                              + ([m] if len(group) > 1 else [])) for m in group for net in nets}
+        panels.append(_Panel(f"{', '.join(group)} during training", keys, labels))
+    known = {k for p in panels for k in p.keys}
+    panels += [_Panel(k, [k]) for k in sorted(present - known)]
+    return [p for p in panels if any(k in present for k in p.keys)]
+
+
+def _with_derived(run: _Run) -> dict[str, tuple[list[int], list[float]]]:
+    """The run's series plus C(G) = −log 4 + 2·JSD where the value V is shown beside a toy JSD."""
+    series = dict(run.series)
+    if "toy/jsd" in series and "V" in series:
+        steps, j = series["toy/jsd"]
+        series["C(G)"] = (steps, [-LOG4 + 2 * v for v in j])
+    return series
+
+
+def _curve_figures(runs: list[_Run]) -> list[str]:
+    from .plots import plot_curves
+
+    named = [(r.name, _with_derived(r)) for r in runs]
+    out = []
+    for p in _panels(runs):
+        buf = io.BytesIO()
+        plot_curves(named, p.keys, buf, p.title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
+        out.append(f'<figure class="card">{_img(buf.getvalue(), p.title, width=580)}</figure>')
+    return out
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+def _summary(run: _Run) -> str:
+    bits = [_cfg(run, "data", "name"), _cfg(run, "model", "name"), _cfg(run, "objective", "name")]
+    steps = _cfg(run, "train", "steps")
+    line = " · ".join(_e(b) for b in bits if b)
+    if steps is not None:
+        line += f" · {_e(steps)} steps planned"
+    if run.last_step is not None:
+        line += f" · last logged step {run.last_step}"
+    return line
+
+
+def _eval_section(run: _Run) -> list[str]:
+    ev, metrics = run.evaluation, run.metrics
+    if not metrics:
+        return []
+    rows = []
+    for name, m in metrics.items():
+        m = m if isinstance(m, dict) else {"value": m}
+        better = {"lower": "lower ↓", "higher": "higher ↑"}.get(m.get("better"), "")
+        rows.append(f'<tr><td>{_e(name)}</td><td class="num">{_fmt(m.get("value"))}</td>'
+                    f'<td class="num">{_fmt(m.get("floor"))}</td><td>{_e(better)}</td></tr>')
+    info = [f"feature network: <b>{_e(ev['features'])}</b>" if ev.get("features") else "",
+            _e(ev["features_info"]) if ev.get("features_info") else "",
+            f"n = {_e(ev['n'])} samples" if ev.get("n") is not None else "",
+            f"at step {_e(ev['step'])}" if ev.get("step") is not None else "",
+            f"floor: {_e(ev['split'])}" if ev.get("split") else ""]
+    return ["<h2>Metrics</h2>",
+            '<table><tr><th>metric</th><th class="num">value</th><th class="num">floor</th><th>better</th></tr>'
+            + "".join(rows) + "</table>",
+            f'<p class="caption">{" · ".join(i for i in info if i)}. The floor is the same metric measured on '
+            "held-out real images: what a perfect generator would score.</p>"]
+
+
+def _strip(samples: list[tuple[int, Path]], k: int = 8) -> list[tuple[int, Path]]:
+    """Up to ``k`` evenly spaced sample figures, the first and the last included."""
+    if len(samples) <= k:
+        return samples
+    idx = sorted({round(i * (len(samples) - 1) / (k - 1)) for i in range(k)})
+    return [samples[i] for i in idx]
+
+
+def _samples_section(run: _Run) -> list[str]:
+    if not run.samples:
+        return []
+    step, last = run.samples[-1]
+    big = (f'<figure class="card">{_img(last.read_bytes(), f"samples at step {step}")}'
+           f"<figcaption>step {step}: the last sample figure (samples/{_e(last.name)})</figcaption></figure>")
+    strip = ""
+    if len(run.samples) > 1:
+        thumbs = "".join(f'<figure>{_img(p.read_bytes(), f"samples at step {s}", width=200)}'
+                         f"<figcaption>step {s}</figcaption></figure>" for s, p in _strip(run.samples))
+        strip = (f'<div class="card strip"><p class="caption">Over training, from the same fixed noise</p>'
+                 f'<div class="thumbs">{thumbs}</div></div>')
+    return ["<h2>Samples</h2>", f'<div class="samples">{big}{strip}</div>']
+
+
+def _run_page(run: _Run) -> str:
+    body = [f"<h1>{_e(run.name)}</h1>", f'<p class="sub">{_summary(run)}</p>', *_notes(run.notes)]
+    body += _eval_section(run)
+    body += _samples_section(run)
+    figs = _curve_figures([run])
+    if figs:
+        body += ["<h2>Training curves</h2>", f'<div class="grid">{"".join(figs)}</div>']
+    elif not run.series:
+        body += ['<p class="note">No metrics logged yet (metrics.jsonl is missing or empty).</p>']
+    if run.config_text is not None:
+        body += ["<h2>Config</h2>", f'<pre class="cfg">{_e(run.config_text)}</pre>']
+    body.append(f"<footer><p>gankit report of {_e(run.path.resolve())}</p></footer>")
+    return _page(f"gankit report: {run.name}", body)
+
+
+def _compare_page(runs: list[_Run]) -> str:
+    names = ", ".join(r.name for r in runs)
+    body = [f"<h1>{len(runs)} runs compared</h1>", f'<p class="sub">{_e(names)}</p>']
+    for r in runs:
+        body += _notes([f"{r.name}: {n}" for n in r.notes])
+    metric_names = list(dict.fromkeys(m for r in runs for m in r.metrics))
+    toy = any("toy/jsd" in r.series for r in runs)
+    head = ["run", "data", "model", "objective", "last step"] + (["JSD (last)"] if toy else []) + metric_names
+    rows = []
+    for r in runs:
+        cells = [_e(r.name), _e(_cfg(r, "data", "name") or "–"), _e(_cfg(r, "model", "name") or "–"),
+                 _e(_cfg(r, "objective", "name") or "–"), _fmt(r.last_step)]
+        if toy:
+            cells.append(_fmt(r.last("toy/jsd")))
+        for m in metric_names:
+            v = r.metrics.get(m)
+            cells.append(_fmt(v.get("value") if isinstance(v, dict) else v))
+        rows.append(cells)
+    body += ["<h2>Runs</h2>", _table([_e(h) for h in head], rows, first_number=4)]
+    feats = [f"{r.name}: {r.evaluation.get('features')}, n = {r.evaluation.get('n')}" for r in runs
+             if r.evaluation and r.evaluation.get("features")]
+    if feats:
+        body.append(f'<p class="caption">Metrics from eval.json; feature networks: {_e("; ".join(feats))}.</p>')
+    with_samples = [r for r in runs if r.samples]
+    if with_samples:
+        cols = min(len(with_samples), 3)
+        figs = "".join(
+            f'<figure class="card">{_img(r.samples[-1][1].read_bytes(), f"{r.name} samples")}'
+            f"<figcaption><b>{_e(r.name)}</b>, step {r.samples[-1][0]}</figcaption></figure>" for r in with_samples)
+        body += ["<h2>Last samples</h2>",
+                 f'<div class="side" style="grid-template-columns: repeat({cols}, 1fr)">{figs}</div>']
+    figs = _curve_figures(runs)
+    if figs:
+        body += ["<h2>Training curves</h2>", f'<div class="grid">{"".join(figs)}</div>']
+    body.append("<h2>Configs</h2>")
+    for r in runs:
+        text = r.config_text if r.config_text is not None else "(no config.yaml)"
+        body.append(f'<details><summary>{_e(r.name)}</summary><pre class="cfg">{_e(text)}</pre></details>')
+    body.append("<footer><p>gankit report of " + _e(", ".join(str(r.path.resolve()) for r in runs)) + "</p></footer>")
+    return _page(f"gankit report: {names}", body)
+
+
+def _theory_page(p: Path) -> str:
+    notes: list[str] = []
+    claims = _read_json(p / "claims.json", notes) if (p / "claims.json").is_file() else None
+    body = [f"<h1>gankit theory: {_e(p.resolve().name)}</h1>",
+            '<p class="sub">The claims of Goodfellow et al. (2014), each measured beside its prediction</p>',
+            *_notes(notes)]
+    if isinstance(claims, list):
+        rows, checked, passed = [], 0, 0
+        for c in claims:
+            if not isinstance(c, dict):
+                continue
+            report_only = c.get("tolerance") is None
+            ok = bool(c.get("passed"))
+            if not report_only:
+                checked += 1
+                passed += ok
+            cls, verdict = ("report", "report") if report_only else (("pass", "pass") if ok else ("fail", "FAIL"))
+            rows.append(f'<tr class="{cls}"><td>{_e(c.get("check", ""))}</td>'
+                        + "".join(f'<td class="num">{_fmt6(c.get(k))}</td>' for k in ("theory", "measured", "tolerance"))
+                        + f'<td class="verdict">{verdict}</td></tr>')
+        badge = "ok" if passed == checked else "bad"
+        body += ["<h2>Claims</h2>",
+                 f'<p><span class="badge {badge}">{passed} of {checked} checks pass</span> '
+                 '<span class="caption">rows marked “report” are measurements with no prediction to compare'
+                 "</span></p>",
+                 '<table><tr><th>claim</th><th class="num">theory</th><th class="num">measured</th>'
+                 '<th class="num">tolerance</th><th>result</th></tr>' + "".join(rows) + "</table>"]
+    elif claims is None and not notes:
+        body.append('<p class="note">No claims.json in this directory: figures only.</p>')
+    elif claims is not None:
+        body += _notes(["claims.json does not hold a list of claims"])
+    pngs = [p / f for f in THEORY_FIGURES if (p / f).is_file()]
+    pngs += sorted(f for f in p.glob("*.png") if f.name not in THEORY_FIGURES)
+    if pngs:
+        figs = "".join(f'<figure class="card">{_img(f.read_bytes(), f.name)}<figcaption><b>{_e(f.name)}</b> '
+                       f"{_e(THEORY_FIGURES.get(f.name, ''))}</figcaption></figure>" for f in pngs)
+        body += ["<h2>Figures</h2>", f'<div class="figs">{figs}</div>']
+    body.append(f"<footer><p>gankit report of {_e(p.resolve())}</p></footer>")
+    return _page(f"gankit theory: {p.resolve().name}", body)
+
+
+def _fmt6(v: Any) -> str:
+    x = _number(v)
+    return "–" if x is None else f"{x:.6g}"
+
+
+# --- the entry point -----------------------------------------------------------------------------
+
+def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """Write the HTML report of one or more directories and return its path.
+
+    One directory (a training run or a ``gankit theory --out`` directory): the page goes to
+    ``DIR/report.html`` unless ``out`` is given. Several training runs: a comparison page, by
+    default ``FIRST_RUN/compare.html``. Raises :class:`GankitError` for a missing directory, one
+    that is neither a run nor a theory directory, a theory directory among several, or an
+    ``out`` that does not end in ``.html``.
+    """
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    if not run_dirs:
+        raise GankitError("report needs at least one run directory")
+    paths = [_check_dir(d) for d in run_dirs]
+    if out is not None and Path(out).suffix.lower() not in (".html", ".htm"):
+        raise GankitError(f"the report is an HTML page: --out must end in .html, got {out}")
+    if len(paths) == 1 and _is_theory(paths[0]):
+        page = _theory_page(paths[0])
+        target = Path(out) if out is not None else paths[0] / "report.html"
+    else:
+        for p in paths:
+            if len(paths) > 1 and _is_theory(p):
+                raise GankitError(f"{p} is a theory directory; compare training runs only, or report it alone")
+        runs = [_read_run(p, n) for p, n in zip(paths, _names(paths))]
+        if len(runs) == 1:
+            page = _run_page(runs[0])
+            target = Path(out) if out is not None else paths[0] / "report.html"
+        else:
+            page = _compare_page(runs)
+            target = Path(out) if out is not None else paths[0] / "compare.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, target)  # a reader never sees half a page
+    return target
