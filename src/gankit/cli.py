@@ -54,17 +54,45 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
         click.echo(config_yaml(cfg), nl=False)
         return
     name = preset or Path(config_file).stem
-    run_dir = _new_run_dir(out, name)
+    from . import distributed
     from .train import train as run_training
 
+    W = _join(cfg)
+    # under torchrun, rank 0 picks the run directory (or the error) and every process uses its choice
+    choice = None
+    if W.main:
+        try:
+            choice = str(_new_run_dir(out, name))
+        except GankitError as e:
+            choice = e
+    choice = distributed.broadcast_object(choice)
+    if isinstance(choice, GankitError):
+        raise choice
+    run_dir = Path(choice)
     _finish(run_training(cfg, run_dir), run_dir)
+
+
+def _join(cfg):
+    """Join torchrun's process group when there is one (NCCL for CUDA runs, else gloo)."""
+    import torch
+
+    from . import distributed
+
+    return distributed.init(use_cuda=cfg.train.device != "cpu" and torch.cuda.is_available())
 
 
 def _finish(result, run_dir: Path) -> None:
     """Write the run's HTML report and say how it ended; a stop by signal exits 128 + its number
     (130 for SIGINT)."""
+    from . import distributed
     from .report import write_report
 
+    if not distributed.world().main:  # rank 0 reports for all
+        if result.stopped in ("SIGINT", "SIGTERM"):
+            import signal
+
+            sys.exit(128 + int(signal.Signals[result.stopped]))
+        return
     try:
         page = write_report([run_dir])
         click.echo(f"report: {page}", err=True)
@@ -86,21 +114,27 @@ def _finish(result, run_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path())
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="New total number of steps (default: the run's train.steps).")
-def resume(run_dir, steps) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="train.KEY=VALUE",
+              help="Change a train.* field, e.g. train.batch_size when the number of processes changes.")
+def resume(run_dir, steps, overrides) -> None:
     """Continue an interrupted run from its last checkpoint, exactly where it stopped.
 
     Networks, EMA, optimisers, LR schedules, step and RNG states (so data order and augmentation)
     are restored: on the CPU, a run stopped and resumed ends bit-identical to one never stopped.
     """
-    from .config import build_config, read_config
+    from .config import load_config
     from .train import train as run_training
 
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
-    cfg = read_config(run / "config.yaml")
-    if steps is not None:
-        cfg = build_config({**cfg.model_dump(mode="json"), "train": {**cfg.train.model_dump(mode="json"), "steps": steps}})
+    bad = [o for o in overrides if not o.startswith("train.")]
+    if bad:
+        raise GankitError(f"resume --set changes train.* fields only (data, model and objective are the "
+                          f"checkpoint's), got {bad[0]!r}")
+    extra = [f"train.steps={steps}"] if steps is not None else []
+    cfg = load_config(None, str(run / "config.yaml"), [*overrides, *extra])
+    _join(cfg)
     _finish(run_training(cfg, run, resume=True), run)
 
 
@@ -209,10 +243,17 @@ def presets() -> None:
         click.echo(name)
 
 
+def _leave() -> None:
+    """Leave torchrun's process group if this command joined one."""
+    if "gankit.distributed" in sys.modules:
+        sys.modules["gankit.distributed"].shutdown()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command; user errors become one line and exit status 2."""
     try:
         rv = cli.main(args=argv, prog_name="gankit", standalone_mode=False)
+        _leave()
     except GankitError as e:
         click.echo(f"gankit: error: {e}", err=True)
         sys.exit(e.exit_code)

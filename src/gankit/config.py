@@ -122,6 +122,7 @@ class ModelConfig(_Section):
     g_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "relu"
     d_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "leaky_relu"
     spectral_norm: bool = False
+    batch_norm: bool = True  # DCGAN: batch norm in G (and in D unless spectral_norm); false: none
 
     @field_validator("name")
     @classmethod
@@ -166,15 +167,20 @@ class TrainConfig(_Section):
     eval_every: int = Field(1000, ge=0)  # 0: only at the end
     sample_every: int = Field(1000, ge=0)  # 0: only at the end
     checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
-    keep_checkpoints: int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    keep_checkpoints: int = Field(1, ge=1)
+    sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
     eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
     tensorboard: bool = True
     progress: bool = True
 
-    @field_validator("augment")
+    @field_validator("augment", mode="before")
     @classmethod
-    def _policy(cls, v: str) -> str:
+    def _policy(cls, v):
+        if v is None:
+            return ""  # `--set train.augment=` reads as null: no augmentation
+        if not isinstance(v, str):
+            return v  # the str type check reports it
         from .augment import POLICIES
 
         parts = [p.strip() for p in v.split(",") if p.strip()]

@@ -89,12 +89,18 @@ def lsgan_g_loss(fake_logits: Tensor) -> Tensor:
 
 
 # --- penalties -------------------------------------------------------------------------------
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor | None = None) -> Tensor:
     """WGAN-GP penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, ε ~ U[0,1] per sample.
 
-    ``real`` and ``fake`` are [B, ...]; the graph is kept so the penalty trains D.
+    ``real`` and ``fake`` are [B, ...]; ``eps`` [B] is drawn here unless given (data-parallel
+    training draws it for the global batch and passes each process its slice). The graph is kept
+    so the penalty trains D; under DistributedDataParallel the per-sample input gradients stay
+    local (they need no averaging) and the penalty's parameter gradients are averaged by the
+    ordinary backward.
     """
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
+    eps = eps.view((real.shape[0],) + (1,) * (real.dim() - 1)).to(real.dtype)
     x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1.0).square().mean()

@@ -12,11 +12,13 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-__all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl"]
+__all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
+
+LOCAL_PREFIXES = ("toy/", "eval/")  # statistics measured by one process only (rank 0's evaluations)
 
 _active: "Collector | None" = None
 
@@ -51,8 +53,13 @@ class Collector:
         """Keep one value (float, int or tensor; tensors are detached, not synced)."""
         self._values[name].append(value.detach() if torch.is_tensor(value) else value)
 
-    def flush(self, step: int) -> dict[str, float]:
-        """Average what was reported since the last flush, write it, return it."""
+    def flush(self, step: int, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+        """Average what was reported since the last flush, write it, return it.
+
+        ``reduce`` (data-parallel runs: the mean over processes) is applied to every statistic
+        except those under ``LOCAL_PREFIXES``, which only one process reports; every process
+        must call flush at the same steps.
+        """
         row: dict[str, float] = {}
         for name, vals in self._values.items():
             if vals and torch.is_tensor(vals[0]):
@@ -61,6 +68,11 @@ class Collector:
                 v = float(sum(vals) / len(vals))
             row[name] = v
         self._values.clear()
+        if reduce is not None:
+            shared = sorted(k for k in row if not k.startswith(LOCAL_PREFIXES))
+            if shared:
+                means = reduce(torch.tensor([row[k] for k in shared], dtype=torch.float64)).tolist()
+                row.update(zip(shared, means))
         if not row:
             return row
         self.last.update(row)

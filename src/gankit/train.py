@@ -24,10 +24,11 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from . import stats
+from . import distributed, stats
 from .augment import diff_augment
 from .checkpoint import LAST, load_checkpoint, remove_partial_writes, rng_state, save_rotating, set_rng_state
 from .config import Config, save_config
@@ -192,8 +193,25 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     """
     t = cfg.train
     device = resolve_device(t.device)
-    data, G, D = build_run(cfg, device)
+    W = distributed.init(use_cuda=device.type == "cuda")  # one process unless started by torchrun
+    if W.enabled and device.type == "cuda":
+        device = torch.device("cuda", W.local_rank)
+    data, G, D = build_run(cfg, device)  # the same seed everywhere: every process starts from one G, one D
     shape, n_cls = data_spec(data, cfg)
+    B, global_batch = t.batch_size, t.batch_size * W.size  # train.batch_size is per process
+    if W.enabled:
+        if t.sync_bn:
+            if device.type != "cuda":
+                raise GankitError("train.sync_bn needs GPUs (SyncBatchNorm has no CPU kernel); set it to false")
+            G, D = (nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
+        ids = [W.local_rank] if device.type == "cuda" else None
+        # DDP averages gradients in backward; the D step goes through D_par, the G step through G_par
+        D_par, G_par = DistributedDataParallel(D, device_ids=ids), DistributedDataParallel(G, device_ids=ids)
+        if W.main:
+            print(f"data-parallel: {W.size} processes ({torch.distributed.get_backend()}), batch {B} per process, "
+                  f"{global_batch} global", file=sys.stderr)
+    else:
+        D_par, G_par = D, G
     toy = isinstance(data, GaussianMixture)
     obj = get_objective(cfg.objective.name)
     gp_weight = cfg.objective.gp_weight if cfg.objective.gp_weight is not None else obj.gp_weight
@@ -208,18 +226,20 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     if not toy:
         images, labels = data.images.to(device), data.labels.to(device)  # uint8 [N, C, H, W], [N]
 
-    def real_batch(n: int) -> tuple[Tensor, Tensor | None]:
+    # Random draws are made for the global batch and sliced (see gankit.distributed): with one
+    # process the slice is the whole batch.
+    def real_batch() -> tuple[Tensor, Tensor | None]:
         if toy:
-            return data.sample(n).to(device), None  # [n, d]
-        idx = torch.randint(len(images), (n,), device=device)
-        x = to_model_range(images[idx])  # [n, C, H, W] in [−1, 1]
+            return W.slice(data.sample(global_batch), B).to(device), None  # [B, d]
+        idx = W.slice(torch.randint(len(images), (global_batch,), device=device), B)
+        x = to_model_range(images[idx])  # [B, C, H, W] in [−1, 1]
         if cfg.data.hflip:
-            x = torch.where(torch.rand(n, 1, 1, 1, device=device) < 0.5, x.flip(3), x)
+            x = torch.where(W.slice(torch.rand(global_batch, 1, 1, 1, device=device), B) < 0.5, x.flip(3), x)
         return x, (labels[idx] if n_cls else None)
 
-    def noise(n: int) -> tuple[Tensor, Tensor | None]:
-        y = torch.randint(n_cls, (n,), device=device) if n_cls else None
-        return torch.randn(n, z_dim, device=device), y
+    def noise() -> tuple[Tensor, Tensor | None]:
+        y = W.slice(torch.randint(n_cls, (global_batch,), device=device), B) if n_cls else None
+        return W.slice(torch.randn(global_batch, z_dim, device=device), B), y
 
     def augment(x: Tensor) -> Tensor:
         return diff_augment(x, t.augment) if t.augment else x
@@ -242,6 +262,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
     # --- the run directory: a new run, or the checkpoint of an interrupted one ------------------
     run = Path(run_dir) if run_dir is not None else None
+    out = run if W.main else None  # where this process writes: rank 0 alone
     start = 0
     if resume:
         if run is None:
@@ -265,10 +286,11 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None
-        remove_partial_writes(run / "checkpoints")
-        stats.truncate_jsonl(run / "metrics.jsonl", start)
-        save_config(cfg, run / "config.yaml")  # train.steps may have grown
-    elif run is not None:
+        if W.main:
+            remove_partial_writes(run / "checkpoints")
+            stats.truncate_jsonl(run / "metrics.jsonl", start)
+            save_config(cfg, run / "config.yaml")  # train.steps may have grown
+    elif out is not None:
         (run / "samples").mkdir(parents=True, exist_ok=True)
         (run / "checkpoints").mkdir(exist_ok=True)
         save_config(cfg, run / "config.yaml")
@@ -279,22 +301,24 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     if callback is not None and start == 0:
         callback(0, G, D)
     bar = tqdm(range(start + 1, t.steps + 1), desc="train", unit="step", initial=start, total=t.steps,
-               disable=True if not t.progress else None, dynamic_ncols=True)
-    with stats.Collector(run, tensorboard=t.tensorboard and run is not None, start_step=start) as collector, \
+               disable=True if not (t.progress and W.main) else None, dynamic_ncols=True)
+    reduce = distributed.all_mean if W.enabled else None  # logged statistics: the mean over processes
+    with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector, \
             _StopSignals(active=run is not None) as signals:
         for step in bar:
             # --- D steps: k updates of the discriminator with G fixed --------------------------
             D.requires_grad_(True)
             for _ in range(t.d_steps):
-                real, y = real_batch(t.batch_size)  # [B, ...], labels [B] or None
+                real, y = real_batch()  # [B, ...], labels [B] or None
                 with torch.no_grad():
-                    fake = G(noise(t.batch_size)[0], y)  # conditional: the real batch's labels
+                    fake = G(noise()[0], y)  # conditional: the real batch's labels
                 if r1_gamma > 0:
                     real.requires_grad_(True)
-                real_logits, fake_logits = D(augment(real), y), D(augment(fake), y)  # [B], [B]
+                real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
                 loss_d = obj.d_loss(real_logits, fake_logits)
                 if gp_weight > 0:
-                    gp = gradient_penalty(lambda x: D(x, y), real, fake)
+                    eps = W.slice(torch.rand(global_batch, device=device), B)  # mixing weights of x̂
+                    gp = gradient_penalty(lambda x: D_par(x, y), real, fake, eps)
                     stats.report("loss/gp", gp)
                     loss_d = loss_d + gp_weight * gp
                 if r1_gamma > 0:
@@ -316,8 +340,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
             # --- G step: one update of the generator through the fixed D -----------------------
             D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
-            z, y = noise(t.batch_size)
-            loss_g = obj.g_loss(D(augment(G(z, y)), y))
+            z, y = noise()
+            loss_g = obj.g_loss(D(augment(G_par(z, y)), y))  # D itself, not D_par: only G's gradients
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -325,12 +349,16 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             for sched in schedules:
                 sched.step()
 
-            # --- divergence guard: stop at the first non-finite loss ----------------------------
-            if check_every_step or due(step, t.log_every, t.steps):
-                bad = _nonfinite({"loss/d": loss_d, "loss/g": loss_g})
-                if bad is not None:
-                    last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
-                    raise Diverged(f"training diverged at step {step}: {bad} is not finite{last}")
+            # --- divergence guard and stop requests, agreed by all processes ---------------------
+            bad = _nonfinite({"loss/d": loss_d, "loss/g": loss_g}) \
+                if check_every_step or due(step, t.log_every, t.steps) else None
+            stop_now = signals.received is not None or step == stop_after
+            if W.enabled:  # one collective: processes stop together or not at all
+                any_bad, stop_now = distributed.any_flag(bad is not None, stop_now)
+                bad = bad or ("a loss of another process" if any_bad else None)
+            if bad is not None:
+                last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
+                raise Diverged(f"training diverged at step {step}: {bad} is not finite{last}")
 
             # --- EMA of G: the copy that samples -------------------------------------------------
             if G_ema is not None:
@@ -338,11 +366,11 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             G_sample = G_ema.module if G_ema is not None else G
 
             # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
-            if toy and due(step, t.eval_every, t.steps):
+            if toy and due(step, t.eval_every, t.steps) and W.main:
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
             evaluating_images = not toy and bool(t.eval_features) and due(step, t.eval_every, t.steps)
-            if evaluating_images:  # the sampling copy of G against the cached reference statistics
+            if evaluating_images and W.main:  # the sampling copy of G against the cached reference statistics
                 if evaluator is None:
                     evaluator = image_evaluator(cfg, t.eval_features, device=device,
                                                 log=lambda s: print(f"eval: {s}", file=sys.stderr))
@@ -351,12 +379,12 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
             # --- logging --------------------------------------------------------------------------
             if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)) or evaluating_images:
-                row = collector.flush(step)
+                row = collector.flush(step, reduce)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
 
             # --- sample figure from fixed noise ----------------------------------------------------
-            if run is not None and due(step, t.sample_every, t.steps):
+            if out is not None and due(step, t.sample_every, t.steps):
                 path = run / "samples" / f"step_{step:06d}.png"
                 if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
                     from .plots import plot_toy_panels  # matplotlib only when figures are written
@@ -367,15 +395,15 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                     save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
 
             # --- checkpoint: periodic, at the end, and on a requested stop -------------------------
-            stop_now = signals.received is not None or step == stop_after
-            if run is not None and (due(step, t.checkpoint_every, t.steps) or stop_now):
+            if out is not None and (due(step, t.checkpoint_every, t.steps) or stop_now):
                 checkpoint(step)
 
             if callback is not None:
                 callback(step, G, D)
             if stop_now and step < t.steps:
-                stopped = signal.Signals(signals.received).name if signals.received is not None else "stop_after"
-                collector.flush(step)
+                stopped = (signal.Signals(signals.received).name if signals.received is not None
+                           else "stop_after" if step == stop_after else "SIGTERM")  # else: another process's signal
+                collector.flush(step, reduce)
                 break
     bar.close()
     D.requires_grad_(True)

@@ -34,8 +34,8 @@ def _dcgan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn
     c, h, w = data_shape
     if h != w:
         raise ValueError(f"DCGAN needs square images, got {h}×{w}")
-    G = DCGANGenerator(model.z_dim, c, h, model.g_hidden, num_classes)
-    D = DCGANDiscriminator(c, h, model.d_hidden, num_classes, model.spectral_norm)
+    G = DCGANGenerator(model.z_dim, c, h, model.g_hidden, num_classes, model.batch_norm)
+    D = DCGANDiscriminator(c, h, model.d_hidden, num_classes, model.spectral_norm, model.batch_norm)
     return G, D
 
 

@@ -8,7 +8,8 @@ sizes start from 4×4 (7×7 for 28 pixels) and use as many doubling blocks as ne
 
 Class-conditional variants feed G a class embedding beside z and use conditional batch norm in
 its blocks, and add a projection term to D (Miyato & Koyama 2018).
-With spectral norm, D drops batch norm (as in SNGAN's "standard CNN").
+With spectral norm, D drops batch norm (as in SNGAN's "standard CNN"); ``batch_norm=False`` drops
+it from both (no batch statistics: per-sample outputs, the same under any split of the batch).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def plan(resolution: int) -> tuple[int, int]:
 class DCGANGenerator(nn.Module):
     """G: z [B, z_dim] (and y [B] if conditional) → x [B, C, R, R] in [−1, 1]."""
 
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, num_classes: int = 0):
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, num_classes: int = 0,
+                 batch_norm: bool = True):
         super().__init__()
         s0, n = plan(resolution)
         self.z_dim, self.num_classes = z_dim, num_classes
@@ -43,7 +45,7 @@ class DCGANGenerator(nn.Module):
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         z_in = 2 * z_dim if num_classes else z_dim
         self.first = nn.ConvTranspose2d(z_in, chans[0], s0, 1, 0, bias=False)  # [B, c0, s0, s0]
-        self.norms = nn.ModuleList([ConditionalBatchNorm2d(c, num_classes) for c in chans])
+        self.norms = nn.ModuleList([ConditionalBatchNorm2d(c, num_classes, batch_norm) for c in chans])
         self.ups = nn.ModuleList([nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in zip(chans, chans[1:])])
         self.last = nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1, bias=False)
         self.act = nn.ReLU()
@@ -62,7 +64,7 @@ class DCGANDiscriminator(nn.Module):
     """D: x [B, C, R, R] (and y [B] if conditional) → logits [B]."""
 
     def __init__(self, channels: int, resolution: int, width: int = 64, num_classes: int = 0,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, batch_norm: bool = True):
         super().__init__()
         s0, n = plan(resolution)
         self.num_classes = num_classes
@@ -71,7 +73,7 @@ class DCGANDiscriminator(nn.Module):
                                    nn.LeakyReLU(0.2)]
         for a, b in zip(chans, chans[1:]):
             layers.append(maybe_sn(nn.Conv2d(a, b, 4, 2, 1, bias=spectral_norm), spectral_norm))
-            if not spectral_norm:
+            if batch_norm and not spectral_norm:
                 layers.append(nn.BatchNorm2d(b))
             layers.append(nn.LeakyReLU(0.2))
         self.features = nn.Sequential(*layers)  # [B, c_last, s0, s0]

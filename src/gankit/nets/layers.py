@@ -19,10 +19,11 @@ class ConditionalBatchNorm2d(nn.Module):
     With ``num_classes`` = 0 it is a plain affine BatchNorm and ``c`` is ignored.
     """
 
-    def __init__(self, channels: int, num_classes: int = 0):
+    def __init__(self, channels: int, num_classes: int = 0, normalize: bool = True):
         super().__init__()
         self.num_classes = num_classes
-        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        # normalize=False keeps only the class gain and bias: no batch statistics at all
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0) if normalize else nn.Identity()
         if num_classes:
             self.gain = nn.Embedding(num_classes, channels)
             self.bias = nn.Embedding(num_classes, channels)
