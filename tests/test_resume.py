@@ -286,3 +286,28 @@ def read_jsonl_tolerant(path):
         except json.JSONDecodeError:
             pass
     return rows
+
+
+def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
+    from PIL import Image
+
+    def folder(size):
+        root = tmp_path / f"imgs{size}"
+        for c in ("a", "b"):
+            (root / c).mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(torch.randint(0, 256, (size, size), dtype=torch.uint8).numpy()).save(root / c / f"{i}.png")
+        return root
+
+    small = folder(8)
+    out = tmp_path / "r"
+    code, err = _cli(["train", "--preset", "digits", "--set", "data.name=imagefolder", "--set", f"data.root={small}",
+                      "--set", "data.resolution=null", "--set", "train.steps=2", "--set", "train.batch_size=4",
+                      "--set", "train.eval_features=", "--set", "train.progress=false", "--out", str(out)], capsys)
+    assert code == 0, err
+    import shutil
+
+    shutil.rmtree(small)
+    shutil.copytree(folder(16), small)  # the same folder now holds 16×16 images
+    code, err = _cli(["resume", str(out), "--steps", "4"], capsys)
+    assert code == 2 and "was trained on data of shape [1, 8, 8]" in err and len(err.strip().splitlines()) == 1
