@@ -61,3 +61,11 @@ def test_saved_config_round_trips(tmp_path):
     cfg = load_config("gauss1d", overrides=["train.seed=3"])
     save_config(cfg, tmp_path / "config.yaml")
     assert read_config(tmp_path / "config.yaml") == cfg
+
+
+def test_image_metrics_need_enough_samples_and_an_image_dataset():
+    with pytest.raises(GankitError, match="train.eval_samples must be at least 10"):
+        load_config("digits", overrides=["train.eval_samples=5"])
+    with pytest.raises(GankitError, match="eval_features applies to images only"):
+        load_config("ring8", overrides=["train.eval_features=classifier"])
+    assert load_config("digits", overrides=["train.eval_features=none"]).train.eval_features == ""

@@ -63,7 +63,7 @@ def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: in
         tmp.unlink(missing_ok=True)
         save_checkpoint(state, folder / LAST)
     _fsync_dir(folder)
-    for old in sorted(folder.glob("step_*.pt"))[:-keep]:
+    for old in sorted(folder.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
@@ -103,13 +103,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
 def rng_state() -> dict[str, Any]:
     """The CPU (and, if present, CUDA) RNG states, as tensors."""
     out: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available():  # this process's device only: under torchrun every process has its own
+        out["cuda"] = torch.cuda.get_rng_state()
     return out
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` returned."""
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"].cpu())

@@ -266,6 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"gankit: error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
+    except OSError as e:  # a file the user named or a folder gankit writes: permissions, a full disk
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        click.echo(f"gankit: error: {e.strerror or e}{where}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("gankit: interrupted", err=True)
         sys.exit(130)

@@ -38,6 +38,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+MIN_EVAL_SAMPLES = 10  # the k-NN metrics need more than k = 5 neighbours; IS uses 10 splits
+
+
 def _registered(value: str, registry, kind: str) -> str:
     """``value`` if ``registry`` has it; else the registry's error, which lists the valid names."""
     if value not in registry:
@@ -167,8 +170,8 @@ class TrainConfig(_Section):
     eval_every: int = Field(1000, ge=0)  # 0: only at the end
     sample_every: int = Field(1000, ge=0)  # 0: only at the end
     checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
-    keep_checkpoints: int = Field(1, ge=1)
-    sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    keep_checkpoints: int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)
     eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
     tensorboard: bool = True
@@ -221,6 +224,8 @@ class Config(_Section):
             raise ValueError("train.augment applies to images only")
         if self.train.eval_features and self.data.is_toy:
             raise ValueError("train.eval_features applies to images only (toy runs log exact JSD and modes)")
+        if self.train.eval_features and self.train.eval_samples < MIN_EVAL_SAMPLES:
+            raise ValueError(f"train.eval_samples must be at least {MIN_EVAL_SAMPLES} for the image metrics")
         return self
 
 

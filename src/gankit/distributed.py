@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .errors import GankitError
 
-__all__ = ["World", "init", "world", "broadcast_object", "all_mean", "any_flag", "shutdown"]
+__all__ = ["World", "init", "world", "broadcast_object", "all_mean", "any_flag", "barrier", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,12 @@ def init(use_cuda: bool | None = None) -> World:
             raise GankitError(f"cannot join the process group: {str(e).splitlines()[0][:160]}") from None
         _world = World(dist.get_rank(), dist.get_world_size(), local)
     return _world
+
+
+def barrier() -> None:
+    """Wait until every process gets here."""
+    if _world.enabled:
+        dist.barrier()
 
 
 def shutdown() -> None:

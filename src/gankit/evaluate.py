@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .config import Config
+from .config import MIN_EVAL_SAMPLES, Config
+from .errors import GankitError
 from .data import load_splits, to_uint8
 from .distributions import GaussianMixture
 from .features import FeatureNet, cache_dir, data_hash, get_feature_net
@@ -135,10 +138,13 @@ class ImageEvaluator:
 
 def _cached_json(path: Path, compute: Callable[[], dict]) -> dict:
     if path.is_file():
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # a damaged cache entry: computed again below
+            pass
     out = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: concurrent runs never share one
     tmp.write_text(json.dumps(out))
     tmp.replace(path)
     return out
@@ -154,13 +160,20 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
     """
     d = cfg.data
     reference, held, split = load_splits(d.name, d.root, d.download, d.resolution)
+    if min(len(reference.images), len(held.images)) < MIN_EVAL_SAMPLES:
+        raise GankitError(f"{d.name}: too few images for the image metrics ({len(reference.images)} reference, "
+                          f"{len(held.images)} held out; at least {MIN_EVAL_SAMPLES} each)")
     net = get_feature_net(features, reference, held, device=device, log=log, **feature_kwargs)
     n_floor = min(n or REF_SUBSET, len(held.images))
     ref_path = cache_dir() / f"ref-{net.key}-{data_hash(reference)}.npz"
+    ref = None
     if ref_path.is_file():
-        with np.load(ref_path) as z:
-            ref = {k: z[k] for k in ("mu", "sigma", "feats")}
-    else:
+        try:
+            with np.load(ref_path) as z:
+                ref = {k: z[k] for k in ("mu", "sigma", "feats")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # a damaged cache entry: computed again
+            ref = None
+    if ref is None:
         if log is not None:
             log(f"features of {len(reference.images)} reference images ({net.name})")
         feats, _ = net(reference.images)
@@ -168,9 +181,12 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
         keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
         ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
         ref_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(ref_path.with_suffix(".tmp"), "wb") as f:
+        tmp = ref_path.with_name(f".{ref_path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
             np.savez(f, **ref)
-        ref_path.with_suffix(".tmp").replace(ref_path)
-    floor_path = cache_dir() / f"floor-{net.key}-{data_hash(reference)}-{data_hash(held)}-{n_floor}.json"
-    floor = _cached_json(floor_path, lambda: feature_metrics(ref, *net(held.images[:n_floor])))
+        tmp.replace(ref_path)
+    floor_path = cache_dir() / f"floor2-{net.key}-{data_hash(reference)}-{data_hash(held)}-{n_floor}.json"
+    # a seeded random subset: the held-out images may be sorted by class (image folders are)
+    pick = torch.randperm(len(held.images), generator=torch.Generator().manual_seed(0))[:n_floor].sort().values
+    floor = _cached_json(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])))
     return ImageEvaluator(net, ref, floor, n_floor, split)

@@ -119,7 +119,7 @@ def train_classifier(train: ImageData, test: ImageData, seed: int = 0, log: Call
     """
     c, h, _ = train.shape
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.random.default_generator.manual_seed(seed)  # the CPU stream only: CUDA's is the GAN's
         net = Classifier(c, h, train.num_classes)
         batch = 128
         steps = int(min(max(300, math.ceil(2 * len(train.images) / batch)), 2000))

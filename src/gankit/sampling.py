@@ -103,6 +103,7 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "cla
                "split": f"{cfg.data.name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
                "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
     path = Path(run_dir) / "eval.json"
-    path.with_suffix(".tmp").write_text(json.dumps(out, indent=1))
-    path.with_suffix(".tmp").replace(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(path)
     return out

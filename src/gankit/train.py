@@ -268,7 +268,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         if run is None:
             raise GankitError("resume needs the run directory")
         where = run / "checkpoints" / LAST
-        state = load_checkpoint(where, map_location=device)
+        state = load_checkpoint(where)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
         check_resumable(state, cfg, shape, n_cls, where)
         start = int(state["step"])
         if start >= t.steps:
@@ -295,7 +295,15 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         (run / "checkpoints").mkdir(exist_ok=True)
         save_config(cfg, run / "config.yaml")
 
-    evaluator = None  # the image metrics' feature network and reference statistics, built at first use
+    # The image metrics' feature network and reference statistics, built before step 1 so that a
+    # problem (missing weights, a dataset too small) stops the run before any work is lost; the
+    # other processes wait for rank 0 (building may train the classifier) instead of timing out.
+    evaluator = None
+    if not toy and t.eval_features:
+        if W.main:
+            evaluator = image_evaluator(cfg, t.eval_features, device=device,
+                                        log=lambda s: print(f"eval: {s}", file=sys.stderr))
+        distributed.barrier()
     stopped: str | None = None
     check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
     if callback is not None and start == 0:
@@ -369,11 +377,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             if toy and due(step, t.eval_every, t.steps) and W.main:
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
+            # (every process flushes at evaluation steps below, so the condition must not depend on rank)
             evaluating_images = not toy and bool(t.eval_features) and due(step, t.eval_every, t.steps)
             if evaluating_images and W.main:  # the sampling copy of G against the cached reference statistics
-                if evaluator is None:
-                    evaluator = image_evaluator(cfg, t.eval_features, device=device,
-                                                log=lambda s: print(f"eval: {s}", file=sys.stderr))
                 for k, v in evaluator(G_sample, z_dim, n_cls, t.eval_samples).items():
                     stats.report(f"eval/{t.eval_features}/{k}", v)
 
