@@ -181,13 +181,16 @@ class _StopSignals:
 
 def train(cfg: Config, run_dir: str | Path | None = None,
           callback: Callable[[int, nn.Module, nn.Module], None] | None = None,
-          resume: bool = False, stop_after: int | None = None) -> TrainResult:
+          resume: bool = False, stop_after: int | None = None,
+          data: GaussianMixture | ImageData | None = None) -> TrainResult:
     """Train a GAN as ``cfg`` says; write the run into ``run_dir`` when one is given.
 
     ``resume``: continue the run in ``run_dir`` from ``checkpoints/last.pt``: networks, EMA,
     optimisers, LR schedules, step and RNG states (hence data order and augmentation) restored, so
     that on the CPU the result is bit-identical to an uninterrupted run. ``stop_after``: stop
-    cleanly (checkpoint written) after that step, as SIGINT/SIGTERM do. ``callback(step, G, D)``,
+    cleanly (checkpoint written) after that step, as SIGINT/SIGTERM do. ``data``: train on this
+    dataset or target instead of the one ``cfg.data`` names (e.g. images already in memory).
+    ``callback(step, G, D)``,
     if given, is called after every step (0 included when not resuming), e.g. to take snapshots; it
     must not change the networks.
     """
@@ -196,7 +199,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     W = distributed.init(use_cuda=device.type == "cuda")  # one process unless started by torchrun
     if W.enabled and device.type == "cuda":
         device = torch.device("cuda", W.local_rank)
-    data, G, D = build_run(cfg, device)  # the same seed everywhere: every process starts from one G, one D
+    data, G, D = build_run(cfg, device, data)  # the same seed everywhere: every process starts from one G, one D
     shape, n_cls = data_spec(data, cfg)
     B, global_batch = t.batch_size, t.batch_size * W.size  # train.batch_size is per process
     if W.enabled:
