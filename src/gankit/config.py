@@ -171,6 +171,8 @@ class TrainConfig(_Section):
     sample_every: int = Field(1000, ge=0)  # 0: only at the end
     checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
     keep_checkpoints: int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    # image runs: bf16 autocast, channels_last, fused Adam; null (auto) = on with CUDA, off on the CPU
+    fast: bool | None = None
     sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)
     eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
@@ -191,6 +193,11 @@ class TrainConfig(_Section):
         if bad:
             raise ValueError(f"unknown augmentation {bad[0]!r}; valid: {', '.join(POLICIES)}")
         return ",".join(parts)
+
+    @field_validator("fast", mode="before")
+    @classmethod
+    def _auto(cls, v):
+        return None if isinstance(v, str) and v.strip().lower() == "auto" else v
 
     @field_validator("eval_features", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -201,6 +202,13 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         device = torch.device("cuda", W.local_rank)
     data, G, D = build_run(cfg, device, data)  # the same seed everywhere: every process starts from one G, one D
     shape, n_cls = data_spec(data, cfg)
+    toy = isinstance(data, GaussianMixture)
+    # The fast path (image nets): bf16 autocast for the forward passes, channels_last activations and
+    # weights, fused Adam. On by default with CUDA; losses and optimiser state stay float32.
+    fast = not toy and (t.fast if t.fast is not None else device.type == "cuda")
+    if fast:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=fast)
     B, global_batch = t.batch_size, t.batch_size * W.size  # train.batch_size is per process
     if W.enabled:
         if t.sync_bn:
@@ -215,13 +223,12 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                   f"{global_batch} global", file=sys.stderr)
     else:
         D_par, G_par = D, G
-    toy = isinstance(data, GaussianMixture)
     obj = get_objective(cfg.objective.name)
     gp_weight = cfg.objective.gp_weight if cfg.objective.gp_weight is not None else obj.gp_weight
     clip = cfg.objective.clip if cfg.objective.clip is not None else obj.clip
     r1_gamma = cfg.objective.r1_gamma
-    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True if fast else None)
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=True if fast else None)
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: lr_factor(t.lr_schedule, s, t.steps))
                  for o in (opt_d, opt_g)]
     G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True) if t.ema > 0 else None
@@ -236,6 +243,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             return W.slice(data.sample(global_batch), B).to(device), None  # [B, d]
         idx = W.slice(torch.randint(len(images), (global_batch,), device=device), B)
         x = to_model_range(images[idx])  # [B, C, H, W] in [−1, 1]
+        if fast:
+            x = x.contiguous(memory_format=torch.channels_last)
         if cfg.data.hflip:
             x = torch.where(W.slice(torch.rand(global_batch, 1, 1, 1, device=device), B) < 0.5, x.flip(3), x)
         return x, (labels[idx] if n_cls else None)
@@ -321,15 +330,18 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             D.requires_grad_(True)
             for _ in range(t.d_steps):
                 real, y = real_batch()  # [B, ...], labels [B] or None
-                with torch.no_grad():
-                    fake = G(noise()[0], y)  # conditional: the real batch's labels
+                with torch.no_grad(), amp():
+                    fake = G(noise()[0], y).float()  # conditional: the real batch's labels
                 if r1_gamma > 0:
                     real.requires_grad_(True)
-                real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
+                with amp():
+                    real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
+                real_logits, fake_logits = real_logits.float(), fake_logits.float()
                 loss_d = obj.d_loss(real_logits, fake_logits)
                 if gp_weight > 0:
                     eps = W.slice(torch.rand(global_batch, device=device), B)  # mixing weights of x̂
-                    gp = gradient_penalty(lambda x: D_par(x, y), real, fake, eps)
+                    with amp():
+                        gp = gradient_penalty(lambda x: D_par(x, y).float(), real, fake, eps)
                     stats.report("loss/gp", gp)
                     loss_d = loss_d + gp_weight * gp
                 if r1_gamma > 0:
@@ -352,7 +364,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             # --- G step: one update of the generator through the fixed D -----------------------
             D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
             z, y = noise()
-            loss_g = obj.g_loss(D(augment(G_par(z, y)), y))  # D itself, not D_par: only G's gradients
+            with amp():
+                logits = D(augment(G_par(z, y)), y)  # D itself, not D_par: only G's gradients
+            loss_g = obj.g_loss(logits.float())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
