@@ -15,7 +15,8 @@ from gankit.train import train
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.lr_schedule=constant"]
 RING8 = ["train.eval_samples=200", "train.log_every=1", *QUIET]  # R1 (γ = 0.01) on: a penalty under DDP
-DIGITS = ["model.batch_norm=false", "train.augment=", "train.eval_features=", "objective.name=wgan-gp",
+DIGITS = ["model.batch_norm=false", "train.augment=", "train.eval_features=classifier", "train.eval_samples=200",
+          "train.eval_every=4", "objective.name=wgan-gp",
           "model.conditional=true", "data.hflip=true", "train.log_every=1", "model.g_hidden=16", "model.d_hidden=16",
           *QUIET]  # no batch statistics: per-sample networks, so the split of the batch cannot matter
 
@@ -56,6 +57,9 @@ def test_two_processes_match_one_with_the_global_batch(preset, extra, batch, tmp
     ref = {r["step"]: r for r in read_jsonl(tmp_path / "one" / "metrics.jsonl")}
     for r in rows:  # the logged losses are the means over both processes
         assert r["loss/d"] == pytest.approx(ref[r["step"]]["loss/d"], rel=1e-4, abs=1e-5)
+    if preset == "digits":  # evaluation: each process drew half of the 200 samples, rank 0 measured them all
+        for k in ("fid", "precision", "coverage"):
+            assert rows[-1][f"eval/classifier/{k}"] == pytest.approx(ref[steps][f"eval/classifier/{k}"], rel=1e-3, abs=1e-3)
     assert sorted(x.name for x in (tmp_path / "ddp" / "checkpoints").iterdir()) == ["last.pt", f"step_{steps:06d}.pt"]
 
 

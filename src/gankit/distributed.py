@@ -26,7 +26,7 @@ from torch import Tensor
 
 from .errors import GankitError
 
-__all__ = ["World", "init", "world", "broadcast_object", "all_mean", "any_flag", "barrier", "shutdown"]
+__all__ = ["World", "init", "world", "broadcast_object", "all_mean", "any_flag", "gather_rows", "part", "barrier", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,29 @@ def init(use_cuda: bool | None = None) -> World:
             raise GankitError(f"cannot join the process group: {str(e).splitlines()[0][:160]}") from None
         _world = World(dist.get_rank(), dist.get_world_size(), local)
     return _world
+
+
+def gather_rows(x: Tensor, n: int) -> Tensor | None:
+    """On rank 0, the concatenation over processes of each one's rows ``x`` (process r holds rows
+    :func:`part` (n) of n); None elsewhere. One process: ``x`` itself."""
+    if not _world.enabled:
+        return x
+    per = -(-n // _world.size)
+    pad = torch.zeros((per, *x.shape[1:]), dtype=x.dtype, device=_device())
+    pad[: len(x)] = x.to(_device())
+    out = [torch.empty_like(pad) for _ in range(_world.size)]
+    dist.all_gather(out, pad)  # equal sizes for every backend; trimmed below
+    if not _world.main:
+        return None
+    sizes = [len(range(n)[part(n, r)]) for r in range(_world.size)]
+    return torch.cat([o[:k] for o, k in zip(out, sizes)]).to(x.device)
+
+
+def part(n: int, rank: int | None = None) -> slice:
+    """Process ``rank``'s share of n items: contiguous blocks of ⌈n / size⌉."""
+    rank = _world.rank if rank is None else rank
+    per = -(-n // _world.size)
+    return slice(min(rank * per, n), min((rank + 1) * per, n))
 
 
 def barrier() -> None:

@@ -26,7 +26,7 @@ from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .theory import pushforward_masses_1d
 
 __all__ = ["generate", "run_generator", "truncated_noise", "evaluate_toy", "IMAGE_METRICS", "feature_metrics",
-           "ImageEvaluator", "image_evaluator"]
+           "ImageEvaluator", "image_evaluator", "sample_uint8"]
 
 
 def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
@@ -129,11 +129,22 @@ class ImageEvaluator:
     split: str
 
     def __call__(self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777) -> dict[str, float]:
-        """The metrics of n samples of G (classes in turn when conditional), drawn from their own seeded
-        noise and quantised to uint8 as saved images are; the training RNG is untouched."""
-        y = torch.arange(n) % num_classes if num_classes else None
-        images = to_uint8(generate(G, n, z_dim, seed=seed, y=y))
+        """The metrics of n samples of G (see :func:`sample_uint8`)."""
+        return self.measure(sample_uint8(G, z_dim, num_classes, n, seed))
+
+    def measure(self, images: Tensor) -> dict[str, float]:
+        """Every image metric of uint8 images [n, C, H, W] against the reference."""
         return feature_metrics(self.ref, *self.net(images))
+
+
+def sample_uint8(G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
+                 part: slice = slice(None)) -> Tensor:
+    """Rows ``part`` of the n evaluation samples of G: classes in turn when conditional, seeded noise
+    of their own (the training RNG is untouched), quantised to uint8 as saved images are. Data-parallel
+    processes each draw their part of the same n samples, so the gathered set is the one-process set."""
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))[part]  # [n, z_dim] → its rows
+    y = (torch.arange(n) % num_classes)[part] if num_classes else None
+    return to_uint8(run_generator(G, z, y))
 
 
 def _cached_json(path: Path, compute: Callable[[], dict]) -> dict:

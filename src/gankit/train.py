@@ -36,7 +36,7 @@ from .config import Config, save_config
 from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError
-from .evaluate import evaluate_toy, generate, image_evaluator, run_generator
+from .evaluate import evaluate_toy, generate, image_evaluator, run_generator, sample_uint8
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
@@ -394,11 +394,15 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             if toy and due(step, t.eval_every, t.steps) and W.main:
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
-            # (every process flushes at evaluation steps below, so the condition must not depend on rank)
+            # (every process samples and flushes at evaluation steps, so the condition must not depend on rank)
             evaluating_images = not toy and bool(t.eval_features) and due(step, t.eval_every, t.steps)
-            if evaluating_images and W.main:  # the sampling copy of G against the cached reference statistics
-                for k, v in evaluator(G_sample, z_dim, n_cls, t.eval_samples).items():
-                    stats.report(f"eval/{t.eval_features}/{k}", v)
+            if evaluating_images:  # the sampling copy of G against the cached reference statistics
+                n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
+                images = distributed.gather_rows(
+                    sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
+                if W.main:
+                    for k, v in evaluator.measure(images).items():
+                        stats.report(f"eval/{t.eval_features}/{k}", v)
 
             # --- logging --------------------------------------------------------------------------
             if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)) or evaluating_images:
