@@ -49,15 +49,16 @@ def fake_dataset(shape: tuple[int, int, int], n: int = 2048) -> ImageData:
                      torch.zeros(n, dtype=torch.long), 10, "random")
 
 
-def reference_step_fn(cfg, shape, device):
-    """A step as pytorch/examples writes it, over gankit's networks (the same parameters)."""
+def reference_step_fn(cfg, shape, device, images=None):
+    """A step as pytorch/examples writes it, over gankit's networks (the same parameters); returns
+    ``step()`` with ``step.G`` the generator it trains. ``images``: uint8 [N, C, H, W] (default random)."""
     torch.manual_seed(0)
     G, D = (m.to(device) for m in build_nets(cfg.model, shape))
     t = cfg.train
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
     opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
     bce = nn.BCELoss()
-    images = fake_dataset(shape).images.to(device)
+    images = (fake_dataset(shape).images if images is None else images).to(device)
     hinge = cfg.objective.name == "hinge"
 
     def step() -> None:
@@ -80,6 +81,7 @@ def reference_step_fn(cfg, shape, device):
         opt_g.step()
         _ = (err_real + err_fake).item(), err_g.item(), out_real.mean().item(), out_fake.mean().item()  # host syncs
 
+    step.G = G
     return step
 
 
