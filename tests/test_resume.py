@@ -311,3 +311,17 @@ def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
     shutil.copytree(folder(16), small)  # the same folder now holds 16×16 images
     code, err = _cli(["resume", str(out), "--steps", "4"], capsys)
     assert code == 2 and "was trained on data of shape [1, 8, 8]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_second_signal_stops_at_once():
+    from gankit.train import _StopSignals
+
+    before = signal.getsignal(signal.SIGINT)
+    if before in (signal.SIG_IGN, None):
+        pytest.skip("SIGINT is ignored in this process")
+    with _StopSignals(active=True) as stops:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stops.received == signal.SIGINT  # the first only asks for a clean stop
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored

@@ -159,7 +159,8 @@ def _nonfinite(tensors: dict[str, Tensor]) -> str | None:
 
 class _StopSignals:
     """While active, SIGINT and SIGTERM only record that a stop was asked for: the loop finishes the
-    step, writes a checkpoint and returns, so the run resumes exactly. Main thread only."""
+    step, writes a checkpoint and returns, so the run resumes exactly. A second signal stops at once
+    (KeyboardInterrupt), leaving the last checkpoint written. Main thread only."""
 
     def __init__(self, active: bool):
         self.active = active and threading.current_thread() is threading.main_thread()
@@ -173,6 +174,8 @@ class _StopSignals:
         return self
 
     def _record(self, signum, frame) -> None:
+        if self.received is not None:  # asked twice: stop now, without the checkpoint (the last one stays)
+            raise KeyboardInterrupt
         self.received = signum
 
     def __exit__(self, *exc) -> None:
