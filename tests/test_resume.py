@@ -316,12 +316,14 @@ def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
 def test_a_second_signal_stops_at_once():
     from gankit.train import _StopSignals
 
-    before = signal.getsignal(signal.SIGINT)
-    if before in (signal.SIG_IGN, None):
-        pytest.skip("SIGINT is ignored in this process")
-    with _StopSignals(active=True) as stops:
-        os.kill(os.getpid(), signal.SIGINT)
-        assert stops.received == signal.SIGINT  # the first only asks for a clean stop
-        with pytest.raises(KeyboardInterrupt):
+    # a known starting handler: a background job (CI) may inherit SIGINT as ignored
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _StopSignals(active=True) as stops:
             os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+            assert stops.received == signal.SIGINT  # the first only asks for a clean stop
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    finally:
+        signal.signal(signal.SIGINT, outer)
