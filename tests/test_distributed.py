@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from gankit.checkpoint import load_checkpoint
 from gankit.config import load_config

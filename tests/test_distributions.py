@@ -47,7 +47,6 @@ def test_1d_density_integrates_to_one_and_cells_agree_with_quadrature():
     assert (t.prob(x) * w).sum().item() == pytest.approx(1.0, abs=1e-10)
     edges = torch.tensor([-10.0, 0.0, 2.0, 10.0], dtype=torch.float64)
     m = t.cell_masses([edges])
-    inside = (x >= 0) & (x <= 2)
     xi, wi = simpson_grid(0.0, 2.0, 20001)
     assert m[1].item() == pytest.approx((t.prob(xi) * wi).sum().item(), abs=1e-10)
 

@@ -250,7 +250,7 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
             p.wait()
             kills += 1
             assert time.monotonic() - start < 120
-            rows = read_jsonl_tolerant(metrics)
+            rows = read_jsonl(metrics, torn_ok=True)
             reached = max((row["step"] for row in rows), default=0)
             for f in (run / "checkpoints").glob("*.pt"):  # no checkpoint file is ever unreadable
                 load_checkpoint(f)
@@ -271,21 +271,6 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
         assert done["step"] == steps
         _assert_identical({"G": final["G"], "D": final["D"]}, {"G": done["G"], "D": done["D"]})
     assert kills >= 16  # a run that finished before its fifth kill ends its series early
-
-
-def read_jsonl_tolerant(path):
-    """Rows of a metrics file a kill may have cut mid-line."""
-    import json
-
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return rows
 
 
 def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):

@@ -10,13 +10,13 @@ that would build objects other than tensors and plain containers.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .errors import GankitError
+from .files import fsync_dir, write_atomic
 
 __all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
            "set_rng_state", "LAST"]
@@ -26,22 +26,11 @@ LAST = "last.pt"
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: torch.save(state, f), durable=True)
     except (OSError, RuntimeError) as e:  # torch wraps some write failures (a full disk) in RuntimeError
-        Path(tmp).unlink(missing_ok=True)
         why = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:160]
         raise GankitError(f"cannot write checkpoint {path}: {why}; the previous checkpoint is intact") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: int) -> Path:
@@ -62,7 +51,7 @@ def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: in
     except OSError:  # a file system without hard links: a second atomic write
         tmp.unlink(missing_ok=True)
         save_checkpoint(state, folder / LAST)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     for old in sorted(folder.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -72,14 +61,6 @@ def remove_partial_writes(folder: str | Path) -> None:
     """Delete temporary files a killed writer left behind (never a finished checkpoint)."""
     for tmp in Path(folder).glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",

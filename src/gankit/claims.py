@@ -441,7 +441,7 @@ def _figures(out: Path, grid: _Grid, snaps, load, fixed_step, mid_step, steps, D
 
     stages = [
         stage(f"(a) step {fixed_step}: D partly accurate", G_fixed, D_early),
-        stage(f"(b) G fixed, D trained: D = D*", G_fixed, D_conv),
+        stage("(b) G fixed, D trained: D = D*", G_fixed, D_conv),
         stage(f"(c) step {mid_step}: p_g moves to p_data", *load(mid_step)),
         stage(f"(d) step {steps}: p_g = p_data, D = 1/2", *load(steps)),
     ]

@@ -82,32 +82,27 @@ def _join(cfg):
 
 
 def _finish(result, run_dir: Path) -> None:
-    """Write the run's HTML report and say how it ended; a stop by signal exits 128 + its number
-    (130 for SIGINT)."""
+    """Write the run's HTML report and say how it ended (rank 0 speaks for every process); a stop by
+    signal exits 128 + its number (130 for SIGINT)."""
     from . import distributed
     from .report import write_report
 
-    if not distributed.world().main:  # rank 0 reports for all
-        if result.stopped in ("SIGINT", "SIGTERM"):
-            import signal
+    if distributed.world().main:
+        try:
+            page = write_report([run_dir])
+            click.echo(f"report: {page}", err=True)
+        except (GankitError, OSError, ValueError) as e:  # the run is saved; a report problem must not hide that
+            click.echo(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}", err=True)
+        if result.stopped is None:
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
+            click.echo(f"run written to {run_dir}: {summary}")
+        else:
+            click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
+                       f"continue with: gankit resume {run_dir}", err=True)
+    if result.stopped in ("SIGINT", "SIGTERM"):
+        import signal
 
-            sys.exit(128 + int(signal.Signals[result.stopped]))
-        return
-    try:
-        page = write_report([run_dir])
-        click.echo(f"report: {page}", err=True)
-    except (GankitError, OSError, ValueError) as e:  # the run is saved; a report problem must not hide that
-        click.echo(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}", err=True)
-    if result.stopped is not None:
-        click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
-                   f"continue with: gankit resume {run_dir}", err=True)
-        if result.stopped in ("SIGINT", "SIGTERM"):
-            import signal
-
-            sys.exit(128 + int(signal.Signals[result.stopped]))
-        return
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
-    click.echo(f"run written to {run_dir}: {summary}")
+        sys.exit(128 + int(signal.Signals[result.stopped]))
 
 
 @cli.command()
@@ -180,8 +175,7 @@ def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
     from .features import FEATURES
     from .sampling import evaluate_run
 
-    if features not in FEATURES:
-        FEATURES[features]  # the registry's one-line error listing the valid names
+    FEATURES[features]  # an unknown name fails here, before any work: the registry's one-line error
     kwargs = {"weights": inception_weights, "download": download} if features == "inception" else {}
     out = evaluate_run(run_dir, n, features, log=lambda s: click.echo(f"eval: {s}", err=True), **kwargs)
     if as_json:

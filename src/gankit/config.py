@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import GankitError, unknown_name
+from .files import write_atomic
 
 __all__ = [
     "Config",
@@ -364,10 +365,7 @@ def config_yaml(cfg: Config) -> str:
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (every field, so the run can be rebuilt from it alone);
     atomically, so an interrupted write leaves the old file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(config_yaml(cfg))
-    tmp.replace(path)
+    write_atomic(path, config_yaml(cfg))
 
 
 def read_config(path: str | Path) -> Config:

@@ -158,14 +158,15 @@ def load_dataset(name: str, root: str | None = None, download: bool = False, res
 
 
 def load_splits(name: str, root: str | None = None, download: bool = False, resolution: int | None = None,
-                seed: int = 0) -> tuple[ImageData, ImageData, str]:
+                seed: int = 0, train: ImageData | None = None) -> tuple[ImageData, ImageData, str]:
     """(reference, held-out, description): two disjoint sets of real images for evaluation.
 
     The train and test splits where the dataset has them; otherwise the one split cut in two halves
     by a seeded permutation (the same halves every time). Metrics compare samples with the reference;
     the held-out set against the reference is the floor, what a perfect generator would read.
+    ``train``: the train split if the caller has it loaded already (it is not read again).
     """
-    train = load_dataset(name, root, download, resolution, "train")
+    train = load_dataset(name, root, download, resolution, "train") if train is None else train
     test = load_dataset(name, root, download, resolution, "test")
     if test is not None:
         return train, test, "train split vs test split"

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from torch import Tensor, nn
 
 from .config import MIN_EVAL_SAMPLES, Config
 from .errors import GankitError
-from .data import load_splits, to_uint8
+from .data import ImageData, load_splits, to_uint8
 from .distributions import GaussianMixture
+from .files import write_atomic
 from .features import FeatureNet, cache_dir, data_hash, get_feature_net
 from .metrics import (density_coverage, frechet_distance, gaussian_stats, inception_score, kernel_distance,
                       precision_recall)
@@ -142,7 +142,7 @@ def sample_uint8(G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int =
     """Rows ``part`` of the n evaluation samples of G: classes in turn when conditional, seeded noise
     of their own (the training RNG is untouched), quantised to uint8 as saved images are. Data-parallel
     processes each draw their part of the same n samples, so the gathered set is the one-process set."""
-    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))[part]  # [n, z_dim] → its rows
+    z = truncated_noise(n, z_dim, None, torch.Generator().manual_seed(seed))[part]  # [n, z_dim] → its rows
     y = (torch.arange(n) % num_classes)[part] if num_classes else None
     return to_uint8(run_generator(G, z, y))
 
@@ -155,28 +155,29 @@ def _cached_json(path: Path, compute: Callable[[], dict]) -> dict:
             pass
     out = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: concurrent runs never share one
-    tmp.write_text(json.dumps(out))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(out))
     return out
 
 
 def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = None, device: str | torch.device = "cpu",
-                    log: Callable[[str], None] | None = None, **feature_kwargs) -> ImageEvaluator:
-    """The evaluator of an image run's dataset with feature network ``features``.
+                    log: Callable[[str], None] | None = None, train: ImageData | None = None,
+                    **feature_kwargs) -> ImageEvaluator:
+    """The evaluator of an image run's dataset with feature network ``features``; ``train``: the
+    dataset's train split when the caller has it loaded already (training does).
 
     Reference statistics and floors are cached (``gankit.features.cache_dir()``) under the feature
     network and the data's content hash; the floor uses min(n, held-out size) images (default: all
     held-out images, at most 10,000).
     """
     d = cfg.data
-    reference, held, split = load_splits(d.name, d.root, d.download, d.resolution)
+    reference, held, split = load_splits(d.name, d.root, d.download, d.resolution, train=train)
     if min(len(reference.images), len(held.images)) < MIN_EVAL_SAMPLES:
         raise GankitError(f"{d.name}: too few images for the image metrics ({len(reference.images)} reference, "
                           f"{len(held.images)} held out; at least {MIN_EVAL_SAMPLES} each)")
     net = get_feature_net(features, reference, held, device=device, log=log, **feature_kwargs)
     n_floor = min(n or REF_SUBSET, len(held.images))
-    ref_path = cache_dir() / f"ref-{net.key}-{data_hash(reference)}.npz"
+    ref_hash = data_hash(reference)
+    ref_path = cache_dir() / f"ref-{net.key}-{ref_hash}.npz"
     ref = None
     if ref_path.is_file():
         try:
@@ -192,11 +193,8 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
         keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
         ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
         ref_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ref_path.with_name(f".{ref_path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, **ref)
-        tmp.replace(ref_path)
-    floor_path = cache_dir() / f"floor2-{net.key}-{data_hash(reference)}-{data_hash(held)}-{n_floor}.json"
+        write_atomic(ref_path, lambda f: np.savez(f, **ref))
+    floor_path = cache_dir() / f"floor2-{net.key}-{ref_hash}-{data_hash(held)}-{n_floor}.json"
     # a seeded random subset: the held-out images may be sorted by class (image folders are)
     pick = torch.randperm(len(held.images), generator=torch.Generator().manual_seed(0))[:n_floor].sort().values
     floor = _cached_json(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])))

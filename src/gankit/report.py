@@ -25,13 +25,13 @@ import html
 import io
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import GankitError
+from .files import write_atomic
 
 __all__ = ["write_report"]
 
@@ -561,7 +561,5 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
             page = _compare_page(runs)
             target = Path(out) if out is not None else paths[0] / "compare.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)  # a reader never sees half a page
+    write_atomic(target, page)  # a reader never sees half a page
     return target

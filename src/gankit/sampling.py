@@ -14,6 +14,7 @@ from .config import Config, read_config
 from .data import to_uint8
 from .errors import GankitError
 from .evaluate import IMAGE_METRICS, evaluate_toy, generate, image_evaluator
+from .files import write_atomic
 from .nets import build_nets
 
 __all__ = ["load_generator", "write_samples", "evaluate_run"]
@@ -102,8 +103,5 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "cla
         out = {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
                "split": f"{cfg.data.name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
                "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
-    path = Path(run_dir) / "eval.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)
+    write_atomic(Path(run_dir) / "eval.json", json.dumps(out, indent=1))
     return out

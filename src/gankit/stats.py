@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import torch
 
+from .files import write_atomic
+
 __all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
 
 LOCAL_PREFIXES = ("toy/", "eval/")  # statistics measured by one process only (rank 0's evaluations)
@@ -105,26 +107,31 @@ class Collector:
         self.close()
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The rows of a ``metrics.jsonl`` file."""
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_jsonl(path: str | Path, torn_ok: bool = False) -> list[dict]:
+    """The rows of a ``metrics.jsonl`` file. ``torn_ok``: skip lines that are not JSON objects (a line
+    a kill cut short) instead of failing, and read a missing file as no rows."""
+    path = Path(path)
+    if torn_ok and not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if not torn_ok:
+                raise
+            continue
+        if isinstance(row, dict) or not torn_ok:
+            rows.append(row)
+    return rows
 
 
 def truncate_jsonl(path: str | Path, last_step: int) -> None:
     """Drop the rows of a ``metrics.jsonl`` logged after ``last_step`` (what a resumed run redoes),
     and a torn last line; the file is replaced atomically."""
     path = Path(path)
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a kill
-            continue
-        if isinstance(row, dict) and row.get("step", 0) <= last_step:
-            keep.append(line + "\n")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(keep))
-    tmp.replace(path)
+    if path.is_file():
+        keep = [row for row in read_jsonl(path, torn_ok=True) if row.get("step", 0) <= last_step]
+        write_atomic(path, "".join(json.dumps(row) + "\n" for row in keep))

@@ -36,7 +36,7 @@ from .config import Config, save_config
 from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError
-from .evaluate import evaluate_toy, generate, image_evaluator, run_generator, sample_uint8
+from .evaluate import evaluate_toy, image_evaluator, run_generator, sample_uint8
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
@@ -194,9 +194,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     that on the CPU the result is bit-identical to an uninterrupted run. ``stop_after``: stop
     cleanly (checkpoint written) after that step, as SIGINT/SIGTERM do. ``data``: train on this
     dataset or target instead of the one ``cfg.data`` names (e.g. images already in memory).
-    ``callback(step, G, D)``,
-    if given, is called after every step (0 included when not resuming), e.g. to take snapshots; it
-    must not change the networks.
+    ``callback(step, G, D)``, if given, is called after every step (0 included when not resuming),
+    e.g. to take snapshots; it must not change the networks.
     """
     t = cfg.train
     device = resolve_device(t.device)
@@ -259,6 +258,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     def augment(x: Tensor) -> Tensor:
         return diff_augment(x, t.augment) if t.augment else x
 
+    run = Path(run_dir) if run_dir is not None else None
+    out = run if W.main else None  # where this process writes: rank 0 alone
+
     def checkpoint(step: int) -> None:
         bad = _nonfinite({f"parameter G.{k}": v for k, v in G.state_dict().items() if v.is_floating_point()}
                          | {f"parameter D.{k}": v for k, v in D.state_dict().items() if v.is_floating_point()})
@@ -276,8 +278,6 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         }, run / "checkpoints", step, t.keep_checkpoints)
 
     # --- the run directory: a new run, or the checkpoint of an interrupted one ------------------
-    run = Path(run_dir) if run_dir is not None else None
-    out = run if W.main else None  # where this process writes: rank 0 alone
     start = 0
     if resume:
         if run is None:
@@ -316,7 +316,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     evaluator = None
     if not toy and t.eval_features:
         if W.main:
-            evaluator = image_evaluator(cfg, t.eval_features, device=device,
+            evaluator = image_evaluator(cfg, t.eval_features, device=device, train=data,
                                         log=lambda s: print(f"eval: {s}", file=sys.stderr))
         distributed.barrier()
     stopped: str | None = None
@@ -394,12 +394,12 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             G_sample = G_ema.module if G_ema is not None else G
 
             # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
-            if toy and due(step, t.eval_every, t.steps) and W.main:
+            # (every process samples and flushes at evaluation steps, so the condition must not depend on rank)
+            evaluating = due(step, t.eval_every, t.steps) and (toy or bool(t.eval_features))
+            if evaluating and toy and W.main:
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
-            # (every process samples and flushes at evaluation steps, so the condition must not depend on rank)
-            evaluating_images = not toy and bool(t.eval_features) and due(step, t.eval_every, t.steps)
-            if evaluating_images:  # the sampling copy of G against the cached reference statistics
+            if evaluating and not toy:  # the sampling copy of G against the cached reference statistics
                 n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
                 images = distributed.gather_rows(
                     sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
@@ -408,7 +408,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                         stats.report(f"eval/{t.eval_features}/{k}", v)
 
             # --- logging --------------------------------------------------------------------------
-            if due(step, t.log_every, t.steps) or (toy and due(step, t.eval_every, t.steps)) or evaluating_images:
+            if due(step, t.log_every, t.steps) or evaluating:
                 row = collector.flush(step, reduce)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
@@ -438,7 +438,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     bar.close()
     D.requires_grad_(True)
     return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G,
-                       step=step if t.steps > start else start, stopped=stopped)
+                       step=step, stopped=stopped)
 
 
 def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
