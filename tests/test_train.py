@@ -121,3 +121,15 @@ def test_fast_path_losses_follow_the_fp32_path(objective, extra, tmp_path):
     for (d32, g32), (d16, g16) in zip(losses["false"], losses["true"]):
         assert d16 == pytest.approx(d32, rel=2e-2, abs=2e-2) and g16 == pytest.approx(g32, rel=2e-2, abs=2e-2)
     assert losses["true"] != losses["false"]  # the fast path did run (bf16 rounding shows)
+
+
+def test_evaluation_during_training_does_not_change_training():
+    """Metrics mid-run (own seeded noise, the EMA copy in eval mode) leave the networks as a run without them."""
+    runs = {}
+    for features in ("classifier", ""):
+        cfg = load_config("digits", overrides=["train.steps=4", "train.batch_size=8", "train.eval_every=2",
+                                               "train.eval_samples=20", f"train.eval_features={features}", *QUIET])
+        runs[features] = train(cfg)
+    assert "eval/classifier/fid" in runs["classifier"].stats
+    assert torch.equal(params(runs["classifier"].G), params(runs[""].G))
+    assert torch.equal(params(runs["classifier"].D), params(runs[""].D))

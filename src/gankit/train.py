@@ -401,10 +401,10 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                     stats.report(k, v)
             if evaluating and not toy:  # the sampling copy of G against the cached reference statistics
                 n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
-                images = distributed.gather_rows(
+                samples = distributed.gather_rows(
                     sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
                 if W.main:
-                    for k, v in evaluator.measure(images).items():
+                    for k, v in evaluator.measure(samples).items():
                         stats.report(f"eval/{t.eval_features}/{k}", v)
 
             # --- logging --------------------------------------------------------------------------
