@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from . import distributed, stats
@@ -37,6 +37,7 @@ from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError
 from .evaluate import evaluate_toy, image_evaluator, run_generator, sample_uint8
+from .fast import StepSums, cuda_graphed, ema_update, lr_to_floats, lr_to_tensors
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
@@ -150,6 +151,9 @@ def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int
         raise GankitError(f"checkpoint {where} has no step count")
 
 
+GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA graph
+
+
 def _nonfinite(tensors: dict[str, Tensor]) -> str | None:
     """The name of the first tensor with a NaN or infinite entry, else None (one host sync)."""
     names = list(tensors)
@@ -206,11 +210,18 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     shape, n_cls = data_spec(data, cfg)
     toy = isinstance(data, GaussianMixture)
     # The fast path (image nets): bf16 autocast for the forward passes, channels_last activations and
-    # weights, fused Adam. On by default with CUDA; losses and optimiser state stay float32.
+    # weights, fused Adam; on CUDA, one process, the whole step is also replayed from a CUDA graph
+    # (see gankit.fast). On by default with CUDA; losses and optimiser state stay float32.
     fast = not toy and (t.fast if t.fast is not None else device.type == "cuda")
+    graphed = fast and t.cuda_graph and device.type == "cuda" and not W.enabled
+    if fast and t.cuda_graph and device.type == "cuda" and W.enabled and W.main:
+        print("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly",
+              file=sys.stderr)
     if fast:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=fast)
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its kernels once
+    # Autocast's cache of cast weights must be off inside a CUDA graph (it would outlive the capture).
+    amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=fast, cache_enabled=not graphed)
     B, global_batch = t.batch_size, t.batch_size * W.size  # train.batch_size is per process
     if W.enabled:
         if t.sync_bn:
@@ -229,11 +240,17 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     gp_weight = cfg.objective.gp_weight if cfg.objective.gp_weight is not None else obj.gp_weight
     clip = cfg.objective.clip if cfg.objective.clip is not None else obj.clip
     r1_gamma = cfg.objective.r1_gamma
-    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=True if fast else None)
-    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=True if fast else None)
+    # capturable: Adam keeps its step count on the device; tensor rates let the LR schedule reach a graph
+    adam = dict(betas=(t.beta1, t.beta2), fused=True if fast else None, capturable=graphed)
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, **adam)
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, **adam)
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: lr_factor(t.lr_schedule, s, t.steps))
                  for o in (opt_d, opt_g)]
-    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True) if t.ema > 0 else None
+    if graphed:
+        lr_to_tensors(opt_g), lr_to_tensors(opt_d)
+    # The EMA copy lives in an AveragedModel (its n_averaged is checkpointed) but is updated by
+    # ema_update, which needs no host sync.
+    G_ema = AveragedModel(G, device=device, use_buffers=True) if t.ema > 0 else None  # count on the device too
     z_dim = cfg.model.z_dim
     if not toy:
         images, labels = data.images.to(device), data.labels.to(device)  # uint8 [N, C, H, W], [N]
@@ -271,8 +288,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             "G": G.state_dict(), "D": D.state_dict(),
             "G_ema": G_ema.module.state_dict() if G_ema is not None else None,
             "ema_n": int(G_ema.n_averaged) if G_ema is not None else 0,
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "sched_d": schedules[0].state_dict(), "sched_g": schedules[1].state_dict(),
+            "opt_g": lr_to_floats(opt_g.state_dict()), "opt_d": lr_to_floats(opt_d.state_dict()),
+            "sched_d": lr_to_floats(schedules[0].state_dict()), "sched_g": lr_to_floats(schedules[1].state_dict()),
             "step": step, "rng": rng_state(), "config": cfg.model_dump(mode="json"),
             "data_shape": list(shape), "num_classes": n_cls,
         }, run / "checkpoints", step, t.keep_checkpoints)
@@ -295,6 +312,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             opt_d.load_state_dict(state["opt_d"])
             schedules[0].load_state_dict(state["sched_d"])
             schedules[1].load_state_dict(state["sched_g"])
+            if graphed:
+                lr_to_tensors(opt_g), lr_to_tensors(opt_d)
             if G_ema is not None:
                 G_ema.module.load_state_dict(state["G_ema"])
                 G_ema.n_averaged.fill_(int(state["ema_n"]))
@@ -319,6 +338,74 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             evaluator = image_evaluator(cfg, t.eval_features, device=device, train=data,
                                         log=lambda s: print(f"eval: {s}", file=sys.stderr))
         distributed.barrier()
+    # --- one training step: Algorithm 1's k D updates and one G update, then the EMA of G --------
+    # It makes no host sync (statistics are summed on the device, the divergence guard reads the
+    # sums outside it), so on the fast path it is recorded once in a CUDA graph and replayed.
+    sums = StepSums()
+    ema_first = G_ema is not None and int(G_ema.n_averaged) == 0  # known here, so the step need not ask
+
+    def train_step() -> None:
+        nonlocal ema_first
+        # --- D steps: k updates of the discriminator with G fixed ------------------------------
+        D.requires_grad_(True)
+        for _ in range(t.d_steps):
+            real, y = real_batch()  # [B, ...], labels [B] or None
+            with torch.no_grad(), amp():
+                fake = G(noise()[0], y).float()  # conditional: the real batch's labels
+            if r1_gamma > 0:
+                real.requires_grad_(True)
+            with amp():
+                real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
+            real_logits, fake_logits = real_logits.float(), fake_logits.float()
+            loss_d = obj.d_loss(real_logits, fake_logits)
+            row = {}
+            if gp_weight > 0:
+                eps = W.slice(torch.rand(global_batch, device=device), B)  # mixing weights of x̂
+                with amp():
+                    row["loss/gp"] = gradient_penalty(lambda x: D_par(x, y).float(), real, fake, eps)
+                loss_d = loss_d + gp_weight * row["loss/gp"]
+            if r1_gamma > 0:
+                row["loss/r1"] = r1_penalty(real_logits, real)
+                loss_d = loss_d + 0.5 * r1_gamma * row["loss/r1"]
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            if clip is not None:
+                with torch.no_grad():
+                    for p in D.parameters():
+                        p.clamp_(-clip, clip)
+        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+        row["loss/d"] = loss_d
+        # V(D, G) = E log D(x) + E log(1 − D(G(z))) on this batch; −log 4 at the equilibrium
+        row["V"] = -(F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
+        row["D/real"] = torch.sigmoid(real_logits).mean()
+        row["D/fake"] = torch.sigmoid(fake_logits).mean()
+
+        # --- G step: one update of the generator through the fixed D ---------------------------
+        D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
+        z, y = noise()
+        with amp():
+            logits = D(augment(G_par(z, y)), y)  # D itself, not D_par: only G's gradients
+        row["loss/g"] = obj.g_loss(logits.float())
+        opt_g.zero_grad(set_to_none=True)
+        row["loss/g"].backward()
+        opt_g.step()
+
+        # --- EMA of G: the copy that samples ---------------------------------------------------
+        if G_ema is not None:
+            ema_update(G_ema.module, G, t.ema, G_ema.n_averaged, first=ema_first)
+            ema_first = False
+        sums.add(row)
+
+    run_step = train_step
+    if graphed:
+        run_step = cuda_graphed(train_step, warmup=GRAPH_WARMUP, notice=lambda s: print(s, file=sys.stderr))
+
+    def flush(step: int) -> dict[str, float]:
+        for k, v in sums.means().items():
+            stats.report(k, v)
+        return collector.flush(step, reduce)
+
     stopped: str | None = None
     check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
     if callback is not None and start == 0:
@@ -329,56 +416,12 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector, \
             _StopSignals(active=run is not None) as signals:
         for step in bar:
-            # --- D steps: k updates of the discriminator with G fixed --------------------------
-            D.requires_grad_(True)
-            for _ in range(t.d_steps):
-                real, y = real_batch()  # [B, ...], labels [B] or None
-                with torch.no_grad(), amp():
-                    fake = G(noise()[0], y).float()  # conditional: the real batch's labels
-                if r1_gamma > 0:
-                    real.requires_grad_(True)
-                with amp():
-                    real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
-                real_logits, fake_logits = real_logits.float(), fake_logits.float()
-                loss_d = obj.d_loss(real_logits, fake_logits)
-                if gp_weight > 0:
-                    eps = W.slice(torch.rand(global_batch, device=device), B)  # mixing weights of x̂
-                    with amp():
-                        gp = gradient_penalty(lambda x: D_par(x, y).float(), real, fake, eps)
-                    stats.report("loss/gp", gp)
-                    loss_d = loss_d + gp_weight * gp
-                if r1_gamma > 0:
-                    r1 = r1_penalty(real_logits, real)
-                    stats.report("loss/r1", r1)
-                    loss_d = loss_d + 0.5 * r1_gamma * r1
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                if clip is not None:
-                    with torch.no_grad():
-                        for p in D.parameters():
-                            p.clamp_(-clip, clip)
-            stats.report("loss/d", loss_d)
-            # V(D, G) = E log D(x) + E log(1 − D(G(z))) on this batch; −log 4 at the equilibrium
-            stats.report("V", -(F.softplus(-real_logits.detach()).mean() + F.softplus(fake_logits.detach()).mean()))
-            stats.report("D/real", torch.sigmoid(real_logits.detach()).mean())
-            stats.report("D/fake", torch.sigmoid(fake_logits.detach()).mean())
-
-            # --- G step: one update of the generator through the fixed D -----------------------
-            D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
-            z, y = noise()
-            with amp():
-                logits = D(augment(G_par(z, y)), y)  # D itself, not D_par: only G's gradients
-            loss_g = obj.g_loss(logits.float())
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            stats.report("loss/g", loss_g)
+            run_step()  # D steps, G step, EMA (see train_step)
             for sched in schedules:
                 sched.step()
 
             # --- divergence guard and stop requests, agreed by all processes ---------------------
-            bad = _nonfinite({"loss/d": loss_d, "loss/g": loss_g}) \
+            bad = sums.nonfinite(("loss/d", "loss/g")) \
                 if check_every_step or due(step, t.log_every, t.steps) else None
             stop_now = signals.received is not None or step == stop_after
             if W.enabled:  # one collective: processes stop together or not at all
@@ -387,10 +430,6 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             if bad is not None:
                 last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
                 raise Diverged(f"training diverged at step {step}: {bad} is not finite{last}")
-
-            # --- EMA of G: the copy that samples -------------------------------------------------
-            if G_ema is not None:
-                G_ema.update_parameters(G)
             G_sample = G_ema.module if G_ema is not None else G
 
             # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
@@ -409,7 +448,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
             # --- logging --------------------------------------------------------------------------
             if due(step, t.log_every, t.steps) or evaluating:
-                row = collector.flush(step, reduce)
+                row = flush(step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
 
@@ -433,7 +472,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             if stop_now and step < t.steps:
                 stopped = (signal.Signals(signals.received).name if signals.received is not None
                            else "stop_after" if step == stop_after else "SIGTERM")  # else: another process's signal
-                collector.flush(step, reduce)
+                flush(step)
                 break
     bar.close()
     D.requires_grad_(True)

@@ -1,0 +1,155 @@
+"""Pieces of the GPU fast path that the training loop composes.
+
+On a GPU a GAN step is a few hundred small kernels; launched one by one from Python, with the host
+waiting on a loss now and then, the chip idles between them. The fast path therefore (a) keeps the
+whole step free of host synchronisation, (b) records it once in a CUDA graph and replays that graph
+each step (one launch instead of hundreds), which needs every tensor the step touches to keep its
+address: data on the device, optimiser state and learning rates as device tensors, statistics
+summed in place. The helpers here are those parts; each works (eagerly) on the CPU too.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ema_update", "StepSums", "cuda_graphed", "lr_to_tensors", "lr_to_floats"]
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, count: Tensor, first: bool) -> None:
+    """W_ema ← decay·W_ema + (1 − decay)·W over parameters and buffers (a copy when ``first``);
+    ``count`` [] += 1.
+
+    The update of ``AveragedModel(use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(decay))``,
+    value for value, without its ``bool(n_averaged == 0)``: the caller knows from the step count
+    whether this is the first update, so no host sync is needed and the update can be captured.
+    """
+    pairs = list(zip(chain(ema.parameters(), ema.buffers()), chain(model.parameters(), model.buffers())))
+    if first:
+        for a, w in pairs:
+            a.copy_(w)
+    else:
+        floats = [(a, w) for a, w in pairs if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [w for _, w in floats], 1.0 - decay)
+        for a, w in pairs:
+            if not a.is_floating_point():  # e.g. batch norm's step counter, as AveragedModel does it
+                a.copy_(a * decay + w * (1.0 - decay))
+    count.add_(1)
+
+
+class StepSums:
+    """Per-step statistics summed on their device: ``add`` is one in-place kernel (no host sync, so
+    it can sit inside a captured step); ``means`` reads the interval's means once and restarts.
+
+    The last slot of the sum counts the steps, so replays of a captured ``add`` are counted too.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.total: Tensor | None = None  # [len(names) + 1]: the sums, then the number of steps
+
+    def add(self, values: dict[str, Tensor]) -> None:
+        """Add one step's values (0-d tensors, the same names every step)."""
+        v = torch.stack([x.detach().float() for x in values.values()])
+        if self.total is None:
+            self.names = list(values)
+            self.total = torch.zeros(len(v) + 1, device=v.device)
+        self.total.add_(torch.cat([v, v.new_ones(1)]))
+
+    def means(self) -> dict[str, Tensor]:
+        """Means since the last call, as 0-d device tensors (nothing is read here); then restart."""
+        if self.total is None:
+            return {}
+        m = self.total[:-1] / self.total[-1].clamp(min=1.0)  # a new tensor: the sums can restart
+        self.total.zero_()
+        return dict(zip(self.names, m.unbind()))
+
+    def nonfinite(self, names: tuple[str, ...]) -> str | None:
+        """The first of ``names`` whose sum since the last ``means`` is NaN or infinite (one host sync)."""
+        if self.total is None:
+            return None
+        ok = torch.isfinite(self.total).tolist()
+        return next((n for n, good in zip(self.names, ok) if n in names and not good), None)
+
+
+def lr_to_tensors(opt: torch.optim.Optimizer) -> None:
+    """Learning rates as device tensors: a captured optimiser step reads the rate from memory, so a
+    schedule (which ``fill_``s a tensor rate in place) reaches the replays.
+
+    Call it after the schedulers are built (or loaded): their base rates (``initial_lr``) stay
+    floats, so a scheduler step is a fill with a Python number, not a host sync.
+    """
+    for g in opt.param_groups:
+        if not torch.is_tensor(g["lr"]):
+            g["lr"] = torch.tensor(float(g["lr"]), device=g["params"][0].device)
+
+
+def lr_to_floats(state: dict) -> dict:
+    """An optimiser or scheduler ``state_dict`` with tensor learning rates as floats, so a checkpoint
+    written on the fast path loads into an eager run (and the other way round)."""
+    def plain(v):
+        if torch.is_tensor(v) and v.numel() == 1:
+            return float(v)
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    out = dict(state)
+    if "param_groups" in out:  # an optimiser
+        out["param_groups"] = [{k: plain(v) if k in ("lr", "initial_lr") else v for k, v in g.items()}
+                               for g in out["param_groups"]]
+    for key in ("base_lrs", "_last_lr"):  # a scheduler
+        if key in out:
+            out[key] = plain(out[key])
+    return out
+
+
+def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
+                 notice: Callable[[str], None] = print) -> Callable[[], None]:
+    """``fn`` (no arguments, no host syncs, every tensor it reads kept in place) as a callable that
+    runs it eagerly for ``warmup`` calls on a side stream (cuDNN picks its kernels, the allocator
+    settles, optimiser state exists), then records the next call in a CUDA graph and from then on
+    replays it. Recording does not run the work, so the recorded call is replayed at once.
+
+    If recording fails, ``notice`` gets one line saying why and ``fn`` goes on eagerly.
+    """
+    graph: torch.cuda.CUDAGraph | None = None
+    calls = 0
+    failed = False
+    side = torch.cuda.Stream()
+
+    def run() -> None:
+        nonlocal graph, calls, failed
+        if graph is not None:
+            graph.replay()
+            return
+        if failed:
+            fn()
+            return
+        if calls < warmup:  # the warm-up calls are real steps, on a side stream as capture wants
+            calls += 1
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                fn()
+            torch.cuda.current_stream().wait_stream(side)
+            return
+        g = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(g):
+                fn()
+        except Exception as e:  # an op that cannot be captured: say so once, stay eager
+            failed = True
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            notice(f"fast path: the step could not be captured in a CUDA graph ({first}); running it eagerly")
+            torch.cuda.synchronize()
+            fn()
+            return
+        graph = g
+        graph.replay()
+
+    return run

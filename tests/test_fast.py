@@ -1,0 +1,168 @@
+"""The GPU fast path's parts (gankit.fast), checked on the CPU; the CUDA-graph tests run only with a GPU."""
+
+import inspect
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from gankit.config import load_config
+from gankit.fast import StepSums, ema_update, lr_to_floats, lr_to_tensors
+from gankit.nets.layers import maybe_sn
+from gankit.stats import read_jsonl
+from gankit.train import train
+
+QUIET = ["train.progress=false", "train.tensorboard=false"]
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(maybe_sn(nn.Conv2d(3, 4, 3), True), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 3))
+
+
+def test_ema_update_is_averaged_models_update_value_for_value():
+    """Parameters, spectral-norm vectors and batch-norm statistics (float and integer) all match
+    AveragedModel's EMA after each of several updates, the first being a copy."""
+    model = _net()
+    ref = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+    ours = AveragedModel(model, use_buffers=True)
+    for i in range(4):
+        model(torch.randn(2, 3, 8, 8)).sum().backward()  # moves BN statistics and the SN vectors
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        ref.update_parameters(model)
+        ema_update(ours.module, model, 0.9, ours.n_averaged, first=i == 0)
+        a, b = ref.module.state_dict(), ours.module.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        assert int(ours.n_averaged) == int(ref.n_averaged) == i + 1
+    assert not torch.equal(ours.module[2].weight, model[2].weight)  # it is an average, not a copy
+
+
+def test_step_sums_give_interval_means_and_restart():
+    s = StepSums()
+    for v in (1.0, 2.0, 6.0):
+        s.add({"a": torch.tensor(v), "b": torch.tensor(-v)})
+    m = s.means()
+    assert list(m) == ["a", "b"] and m["a"].item() == 3.0 and m["b"].item() == -3.0
+    s.add({"a": torch.tensor(5.0), "b": torch.tensor(0.0)})
+    assert s.means()["a"].item() == 5.0  # a new interval
+    assert s.nonfinite(("a", "b")) is None
+    s.add({"a": torch.tensor(1.0), "b": torch.tensor(math.inf)})
+    s.add({"a": torch.tensor(1.0), "b": torch.tensor(0.0)})
+    assert s.nonfinite(("a",)) is None and s.nonfinite(("a", "b")) == "b"  # an earlier step's inf persists
+    assert StepSums().means() == {}
+
+
+def test_tensor_learning_rates_follow_the_schedule_in_place_and_save_as_floats():
+    """A captured optimiser step reads its rate from a tensor: the schedule must change that tensor
+    in place, and checkpoints hold plain floats so eager and fast runs load each other's."""
+    w = nn.Parameter(torch.ones(3))
+    opt = torch.optim.Adam([w], lr=0.1, fused=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 4)
+    lr_to_tensors(opt)
+    rate = opt.param_groups[0]["lr"]
+    for step in range(1, 4):
+        w.grad = torch.ones(3)
+        opt.step()
+        sched.step()
+        assert opt.param_groups[0]["lr"] is rate and rate.item() == pytest.approx(0.1 * (1 - step / 4))
+    saved_opt, saved_sched = lr_to_floats(opt.state_dict()), lr_to_floats(sched.state_dict())
+    assert isinstance(saved_opt["param_groups"][0]["lr"], float)
+    assert all(isinstance(v, float) for v in saved_sched["_last_lr"] + saved_sched["base_lrs"])
+    w2 = nn.Parameter(torch.ones(3))
+    opt2 = torch.optim.Adam([w2], lr=1.0)  # an eager run's optimiser
+    sched2 = torch.optim.lr_scheduler.LambdaLR(opt2, lambda s: 1.0 - s / 4)
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved_sched)
+    sched2.step()
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * (1 - 4 / 4), abs=1e-12)
+
+
+SYNCS = ["item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero"]
+
+
+def _in_step() -> bool:
+    return any(f.function == "train_step" for f in inspect.stack(0))
+
+
+@pytest.mark.parametrize("extra", [
+    ["objective.name=nonsaturating", "model.conditional=true", "train.ema=0.9", "train.augment=color,translation,cutout",
+     "data.hflip=true", "train.lr_schedule=linear"],
+    ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
+    ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
+])
+def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):
+    """Inside ``train_step`` (what the fast path records in a CUDA graph) no tensor is read by the
+    host: every Python-level way to do it raises there. (C++-level reads, such as boolean-mask
+    indexing, are not seen by this test; on a GPU, capture itself refuses them.) The fast path is
+    forced on: it is the step that gets captured, and its fused Adam keeps the step count on the
+    device, where plain Adam reads a host-side counter each step."""
+    seen = []
+    for name in SYNCS:
+        orig = getattr(torch.Tensor, name)
+
+        def guard(self, *a, _orig=orig, _name=name, **k):
+            if _in_step():
+                seen.append(_name)
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, guard)
+    cfg = load_config("digits", overrides=["train.steps=3", "train.batch_size=4", "train.eval_features=",
+                                           "model.g_hidden=8", "model.d_hidden=8", "model.z_dim=8",
+                                           "train.log_every=2", "train.fast=true", *extra, *QUIET])
+    res = train(cfg)
+    assert res.step == 3 and math.isfinite(res.stats["loss/d"])
+    assert seen == []
+
+
+def test_the_sync_check_can_fail(monkeypatch):
+    """The guard of the test above does see a read made inside a function called train_step."""
+    seen = []
+    orig = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: (seen.append("item") if _in_step() else None, orig(self))[1])
+
+    def train_step():
+        return torch.ones(1).sum().item()
+
+    train_step()
+    assert seen == ["item"]
+
+
+# --- on a GPU: the step replayed from a CUDA graph -------------------------------------------------
+GRAPH_CASES = [
+    ["objective.name=nonsaturating", "model.conditional=true", "train.ema=0.99", "train.augment=translation,cutout",
+     "data.hflip=true", "train.lr_schedule=linear"],
+    ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
+    ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
+]
+
+
+@cuda
+@pytest.mark.parametrize("extra", GRAPH_CASES)
+def test_cuda_graph_losses_follow_the_eager_fp32_path(extra, tmp_path, capsys):
+    losses = {}
+    for name, flags in (("fp32", ["train.fast=false"]), ("graph", ["train.fast=true", "train.cuda_graph=true"])):
+        cfg = load_config("digits", overrides=["train.steps=8", "train.batch_size=64", "train.log_every=1",
+                                               "train.eval_features=", "train.device=cuda", *flags, *extra, *QUIET])
+        train(cfg, tmp_path / name)
+        losses[name] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / name / "metrics.jsonl")]
+    assert "could not be captured" not in capsys.readouterr().err
+    assert len(losses["graph"]) == 8
+    for (d32, g32), (d16, g16) in zip(losses["fp32"], losses["graph"]):
+        assert d16 == pytest.approx(d32, rel=5e-2, abs=5e-2) and g16 == pytest.approx(g32, rel=5e-2, abs=5e-2)
+
+
+@cuda
+def test_cuda_graph_run_resumes_and_its_checkpoint_loads_eagerly(tmp_path):
+    base = ["train.steps=12", "train.batch_size=32", "train.eval_features=", "train.device=cuda", "train.ema=0.9",
+            "train.checkpoint_every=6", "train.lr_schedule=linear", *QUIET]
+    cfg = load_config("digits", overrides=base)
+    train(cfg, tmp_path / "a", stop_after=6)
+    res = train(cfg, tmp_path / "a", resume=True)
+    assert res.step == 12 and math.isfinite(res.stats["loss/d"])
+    eager = load_config("digits", overrides=[*base, "train.cuda_graph=false", "train.fast=false", "train.steps=14"])
+    assert train(eager, tmp_path / "a", resume=True).step == 14
