@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Issue 7's GPU measurements in as few device calls as possible.
+#
+#   bash benchmarks/gpu_session.sh prepare   # here, with PyPI: wheels the GPU image lacks + MNIST, into .gpu/
+#   bash benchmarks/gpu_session.sh check     # there (device tool, carry [".gpu"]): GPU tests + the profile, ~3 min
+#   bash benchmarks/gpu_session.sh bench     # there: throughput table + time to quality, ~8 min
+#
+# The GPU image has Python 3.12 and its own torch; it lacks pydantic and torch-fidelity, which
+# travel as wheels. Its outputs go to $OUT (the device tool brings them back).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+G=.gpu
+
+prepare() {
+    mkdir -p "$(git rev-parse --git-path info)"
+    grep -qx '/.gpu/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo '/.gpu/' >> "$(git rev-parse --git-path info/exclude)"
+    mkdir -p $G/whl $G/data/MNIST/raw
+    # the versions this project's venv resolved; cp312 manylinux wheels for the GPU image's Python
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d $G/whl \
+        pydantic==2.14.3 pydantic_core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5 \
+        typing_extensions==4.16.0 torch-fidelity==0.4.0
+    for f in ../shared/data/MNIST/raw/*-ubyte; do gzip -c "$f" > $G/data/MNIST/raw/"$(basename "$f")".gz; done
+    du -sh $G
+}
+
+setup_there() {
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $G/whl/*.whl
+    export PYTHONPATH="$PWD/src:$PWD/benchmarks:/tmp/site" PYTHONUNBUFFERED=1
+    mkdir -p /tmp/data/MNIST/raw
+    for f in $G/data/MNIST/raw/*.gz; do gunzip -c "$f" > /tmp/data/MNIST/raw/"$(basename "$f" .gz)"; done
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    python3 -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, torch.cuda.get_device_name())"
+    date -u
+}
+
+check() {
+    setup_there
+    # the CUDA-graph tests, the fast-path tests, and a short GPU training of the default preset
+    python3 -m pytest -q -p no:cacheprovider tests/test_fast.py tests/test_train.py -k "fast or cuda or graph or host" \
+        2>&1 | tee "${OUT:-/tmp}/check.log" | tail -25
+    python3 -m gankit train --preset digits --set train.steps=300 --set train.device=cuda --out /tmp/run \
+        2>&1 | tail -5
+    python3 benchmarks/profile_step.py 2>&1 | tee "${OUT:-/tmp}/profile.txt"
+}
+
+bench() {
+    setup_there
+    python3 benchmarks/throughput.py 2>&1 | tee "${OUT:-/tmp}/throughput.md"
+    python3 benchmarks/time_to_quality.py --root /tmp/data --budget 120 --points 6 2>&1 | tee "${OUT:-/tmp}/ttq.md"
+}
+
+"${1:?usage: gpu_session.sh prepare|check|bench}"
