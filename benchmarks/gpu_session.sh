@@ -2,8 +2,11 @@
 # Issue 7's GPU measurements in as few device calls as possible.
 #
 #   bash benchmarks/gpu_session.sh prepare   # here, with PyPI: wheels the GPU image lacks + MNIST, into .gpu/
-#   bash benchmarks/gpu_session.sh check     # there (device tool, carry [".gpu"]): GPU tests + the profile, ~3 min
-#   bash benchmarks/gpu_session.sh bench     # there: throughput table + time to quality, ~8 min
+#   bash benchmarks/gpu_session.sh check     # there (device tool, carry [".gpu"]): GPU tests + the profile
+#   bash benchmarks/gpu_session.sh speed     # there: the throughput table; fast vs fp32 eager quality on MNIST
+#   bash benchmarks/gpu_session.sh quality   # there: time to quality on MNIST (2 × 120 s of training + FIDs)
+#
+# Each is meant for one device call (at most 10 minutes); run them back to back while the machine is warm.
 #
 # The GPU image has Python 3.12 and its own torch; it lacks pydantic and torch-fidelity, which
 # travel as wheels. Its outputs go to $OUT (the device tool brings them back).
@@ -44,10 +47,15 @@ check() {
     python3 benchmarks/profile_step.py 2>&1 | tee "${OUT:-/tmp}/profile.txt"
 }
 
-bench() {
+speed() {
     setup_there
     python3 benchmarks/throughput.py 2>&1 | tee "${OUT:-/tmp}/throughput.md"
+    python3 benchmarks/fast_vs_eager.py --root /tmp/data --seeds 2 2>&1 | tee "${OUT:-/tmp}/fast_vs_eager.md"
+}
+
+quality() {
+    setup_there
     python3 benchmarks/time_to_quality.py --root /tmp/data --budget 120 --points 6 2>&1 | tee "${OUT:-/tmp}/ttq.md"
 }
 
-"${1:?usage: gpu_session.sh prepare|check|bench}"
+"${1:?usage: gpu_session.sh prepare|check|speed|quality}"
