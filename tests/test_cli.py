@@ -68,6 +68,7 @@ def test_dry_run_prints_resolved_config(capsys):
     (["sample", ".", "--out", "x.txt"], "--out must end in .npy or .png"),
     (["sample", ".", "--n", "0", "--out", "x.npy"], "--n"),
     (["frobnicate"], "No such command"),
+    (["train", "\n", "--dry-run"], "unexpected extra argument (\\n)"),  # a typed line break stays on the line
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     code, _, err = run(args, capsys)

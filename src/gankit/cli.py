@@ -243,13 +243,20 @@ def _leave() -> None:
         sys.modules["gankit.distributed"].shutdown()
 
 
+def _error(message: str) -> None:
+    """One line on stderr: ``gankit: error: ...``, with line breaks the user typed (in an argument,
+    say) shown escaped so they cannot split it."""
+    one = message.strip().replace("\r", "\\r").replace("\n", "\\n")
+    click.echo(f"gankit: error: {one}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command; user errors become one line and exit status 2."""
     try:
         rv = cli.main(args=argv, prog_name="gankit", standalone_mode=False)
         _leave()
     except GankitError as e:
-        click.echo(f"gankit: error: {e}", err=True)
+        _error(str(e))
         sys.exit(e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:  # bare `gankit` (or a bare group): the help, not an error
         click.echo(e.format_message())
@@ -258,11 +265,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("gankit: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        click.echo(f"gankit: error: {e.format_message()}", err=True)
+        _error(e.format_message())
         sys.exit(e.exit_code)
     except OSError as e:  # a file the user named or a folder gankit writes: permissions, a full disk
         where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        click.echo(f"gankit: error: {e.strerror or e}{where}", err=True)
+        _error(f"{e.strerror or e}{where}")
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("gankit: interrupted", err=True)
