@@ -9,7 +9,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.config import load_config
-from gankit.fast import StepSums, ema_update, lr_to_floats, lr_to_tensors
+from gankit.fast import StepSums, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
 from gankit.nets.layers import maybe_sn
 from gankit.stats import read_jsonl
 from gankit.train import train
@@ -80,6 +80,27 @@ def test_tensor_learning_rates_follow_the_schedule_in_place_and_save_as_floats()
     sched2.load_state_dict(saved_sched)
     sched2.step()
     assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * (1 - 4 / 4), abs=1e-12)
+
+
+def test_an_optimiser_keeps_its_own_kernels_when_loading_another_runs_state():
+    """A checkpoint of an eager run must not turn a fast run's fused Adam into the plain one (it
+    could not be captured), nor the other way round; the saved moments and steps do load."""
+    def adam(**kw):
+        w = nn.Parameter(torch.ones(3))
+        opt = torch.optim.Adam([w], lr=0.1, **kw)
+        w.grad = torch.full((3,), 0.5)
+        opt.step()
+        return opt
+
+    for saved_kw, own_kw, flag in (({}, {"fused": True}, "fused"), ({"fused": True}, {"foreach": True}, "foreach")):
+        saved = lr_to_floats(adam(**saved_kw).state_dict())
+        opt = adam(**own_kw)
+        opt.state[opt.param_groups[0]["params"][0]]["exp_avg"].zero_()
+        load_optimizer(opt, saved)
+        assert opt.param_groups[0][flag] is True
+        assert opt.param_groups[0]["fused"] == own_kw.get("fused")  # None: the default, not fused
+        st = opt.state[opt.param_groups[0]["params"][0]]
+        assert torch.equal(st["exp_avg"], torch.full((3,), 0.05)) and float(st["step"]) == 1.0
 
 
 SYNCS = ["item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero"]

@@ -10,13 +10,20 @@ summed in place. The helpers here are those parts; each works (eagerly) on the C
 
 from __future__ import annotations
 
+import warnings
 from itertools import chain
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ema_update", "StepSums", "cuda_graphed", "lr_to_tensors", "lr_to_floats"]
+from .errors import GankitError
+
+__all__ = ["ema_update", "StepSums", "cuda_graphed", "lr_to_tensors", "lr_to_floats", "load_optimizer"]
+
+# How an optimiser was built for this run (fused kernels, capturable state): a checkpoint's own
+# flags must not replace them.
+OPTIMIZER_FLAGS = ("fused", "capturable", "foreach", "differentiable")
 
 
 @torch.no_grad()
@@ -109,6 +116,18 @@ def lr_to_floats(state: dict) -> dict:
     return out
 
 
+def load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
+    """``opt.load_state_dict(state)`` keeping ``opt``'s own implementation flags (``OPTIMIZER_FLAGS``).
+
+    ``Optimizer.load_state_dict`` takes the saved parameter groups whole, so a checkpoint written by
+    an eager run would turn a fast run's fused, capturable Adam back into the plain one (which
+    cannot be captured), and the other way round.
+    """
+    groups = [dict(saved, **{k: own[k] for k in OPTIMIZER_FLAGS if k in own})
+              for saved, own in zip(state["param_groups"], opt.param_groups)]
+    opt.load_state_dict({**state, "param_groups": groups})
+
+
 def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
                  notice: Callable[[str], None] = print) -> Callable[[], None]:
     """``fn`` (no arguments, no host syncs, every tensor it reads kept in place) as a callable that
@@ -116,7 +135,9 @@ def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
     settles, optimiser state exists), then records the next call in a CUDA graph and from then on
     replays it. Recording does not run the work, so the recorded call is replayed at once.
 
-    If recording fails, ``notice`` gets one line saying why and ``fn`` goes on eagerly.
+    If recording fails, ``notice`` gets one line saying why and ``fn`` goes on eagerly; if the
+    failure left CUDA unusable (a capture invalidated inside the driver), a GankitError says to set
+    ``train.cuda_graph=false``.
     """
     graph: torch.cuda.CUDAGraph | None = None
     calls = 0
@@ -131,24 +152,35 @@ def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
         if failed:
             fn()
             return
+        main = torch.cuda.current_stream()
         if calls < warmup:  # the warm-up calls are real steps, on a side stream as capture wants
             calls += 1
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+            side.wait_stream(main)
+            with torch.cuda.stream(side), warnings.catch_warnings():
+                # capturable Adam warns when it steps outside a capture: here that is intended
+                warnings.filterwarnings("ignore", message=".*capturable=True.*")
                 fn()
-            torch.cuda.current_stream().wait_stream(side)
+            main.wait_stream(side)
             return
         g = torch.cuda.CUDAGraph()
+        side.wait_stream(main)
         try:
-            with torch.cuda.graph(g):
+            with torch.cuda.graph(g, stream=side):  # the warm-up stream: autograd's streams stay consistent
                 fn()
         except Exception as e:  # an op that cannot be captured: say so once, stay eager
             failed = True
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            torch.cuda.set_stream(main)  # a failed capture_end leaves the capture stream current
+            try:  # did the failure leave CUDA (or its random generator) in a capturing state?
+                torch.randn(1, device=main.device)
+                torch.cuda.synchronize()
+            except Exception:
+                raise GankitError(f"the training step could not be captured in a CUDA graph ({first}); "
+                                  "set train.cuda_graph=false") from None
             notice(f"fast path: the step could not be captured in a CUDA graph ({first}); running it eagerly")
-            torch.cuda.synchronize()
             fn()
             return
+        main.wait_stream(side)
         graph = g
         graph.replay()
 

@@ -37,7 +37,7 @@ from .data import ImageData, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError
 from .evaluate import evaluate_toy, image_evaluator, run_generator, sample_uint8
-from .fast import StepSums, cuda_graphed, ema_update, lr_to_floats, lr_to_tensors
+from .fast import StepSums, cuda_graphed, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
 from .nets import build_nets
 from .objectives import get_objective, gradient_penalty, r1_penalty
 
@@ -219,7 +219,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
               file=sys.stderr)
     if fast:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its kernels once
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its kernels once
     # Autocast's cache of cast weights must be off inside a CUDA graph (it would outlive the capture).
     amp = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=fast, cache_enabled=not graphed)
     B, global_batch = t.batch_size, t.batch_size * W.size  # train.batch_size is per process
@@ -308,8 +309,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         try:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
+            load_optimizer(opt_g, state["opt_g"])  # this run's fused/capturable flags, the saved state
+            load_optimizer(opt_d, state["opt_d"])
             schedules[0].load_state_dict(state["sched_d"])
             schedules[1].load_state_dict(state["sched_g"])
             if graphed:
@@ -348,6 +349,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         nonlocal ema_first
         # --- D steps: k updates of the discriminator with G fixed ------------------------------
         D.requires_grad_(True)
+        penalties: dict[str, list[Tensor]] = {"loss/gp": [], "loss/r1": []}  # per D step, logged as means
         for _ in range(t.d_steps):
             real, y = real_batch()  # [B, ...], labels [B] or None
             with torch.no_grad(), amp():
@@ -358,15 +360,16 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                 real_logits, fake_logits = D_par(augment(real), y), D_par(augment(fake), y)  # [B], [B]
             real_logits, fake_logits = real_logits.float(), fake_logits.float()
             loss_d = obj.d_loss(real_logits, fake_logits)
-            row = {}
             if gp_weight > 0:
                 eps = W.slice(torch.rand(global_batch, device=device), B)  # mixing weights of x̂
                 with amp():
-                    row["loss/gp"] = gradient_penalty(lambda x: D_par(x, y).float(), real, fake, eps)
-                loss_d = loss_d + gp_weight * row["loss/gp"]
+                    gp = gradient_penalty(lambda x: D_par(x, y).float(), real, fake, eps)
+                penalties["loss/gp"].append(gp.detach())
+                loss_d = loss_d + gp_weight * gp
             if r1_gamma > 0:
-                row["loss/r1"] = r1_penalty(real_logits, real)
-                loss_d = loss_d + 0.5 * r1_gamma * row["loss/r1"]
+                r1 = r1_penalty(real_logits, real)
+                penalties["loss/r1"].append(r1.detach())
+                loss_d = loss_d + 0.5 * r1_gamma * r1
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -375,6 +378,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                     for p in D.parameters():
                         p.clamp_(-clip, clip)
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+        row = {k: torch.stack(v).mean() for k, v in penalties.items() if v}
         row["loss/d"] = loss_d
         # V(D, G) = E log D(x) + E log(1 − D(G(z))) on this batch; −log 4 at the equilibrium
         row["V"] = -(F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
@@ -421,20 +425,22 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                 sched.step()
 
             # --- divergence guard and stop requests, agreed by all processes ---------------------
-            bad = sums.nonfinite(("loss/d", "loss/g")) \
-                if check_every_step or due(step, t.log_every, t.steps) else None
+            # (every process evaluates and flushes at the same steps, so these must not depend on rank)
+            evaluating = due(step, t.eval_every, t.steps) and (toy or bool(t.eval_features))
+            logging = due(step, t.log_every, t.steps) or evaluating
             stop_now = signals.received is not None or step == stop_after
+            # the guard reads the summed losses before every flush restarts them (each step on the CPU)
+            bad = sums.nonfinite(("loss/d", "loss/g")) if check_every_step or logging or stop_now else None
             if W.enabled:  # one collective: processes stop together or not at all
                 any_bad, stop_now = distributed.any_flag(bad is not None, stop_now)
                 bad = bad or ("a loss of another process" if any_bad else None)
             if bad is not None:
                 last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
-                raise Diverged(f"training diverged at step {step}: {bad} is not finite{last}")
+                when = "at" if check_every_step else "by"  # on a GPU the guard looks at log steps
+                raise Diverged(f"training diverged {when} step {step}: {bad} is not finite{last}")
             G_sample = G_ema.module if G_ema is not None else G
 
             # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
-            # (every process samples and flushes at evaluation steps, so the condition must not depend on rank)
-            evaluating = due(step, t.eval_every, t.steps) and (toy or bool(t.eval_features))
             if evaluating and toy and W.main:
                 for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
                     stats.report(k, v)
@@ -447,7 +453,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                         stats.report(f"eval/{t.eval_features}/{k}", v)
 
             # --- logging --------------------------------------------------------------------------
-            if due(step, t.log_every, t.steps) or evaluating:
+            if logging:
                 row = flush(step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
                                 refresh=False)
