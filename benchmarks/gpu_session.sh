@@ -3,8 +3,8 @@
 #
 #   bash benchmarks/gpu_session.sh prepare   # here, with PyPI: wheels the GPU image lacks + MNIST, into .gpu/
 #   bash benchmarks/gpu_session.sh check     # there (device tool, carry [".gpu"]): GPU tests + the profile
-#   bash benchmarks/gpu_session.sh speed     # there: the throughput table; fast vs fp32 eager quality on MNIST
-#   bash benchmarks/gpu_session.sh quality   # there: time to quality on MNIST (2 × 120 s of training + FIDs)
+#   bash benchmarks/gpu_session.sh speed     # there: the throughput table, and which part of the fast path buys what
+#   bash benchmarks/gpu_session.sh quality   # there: fast vs fp32 eager metrics; time to quality (2 × 90 s + FIDs)
 #
 # Each is meant for one device call (at most 10 minutes); run them back to back while the machine is warm.
 #
@@ -50,12 +50,14 @@ check() {
 speed() {
     setup_there
     python3 benchmarks/throughput.py 2>&1 | tee "${OUT:-/tmp}/throughput.md"
-    python3 benchmarks/fast_vs_eager.py --root /tmp/data --seeds 2 2>&1 | tee "${OUT:-/tmp}/fast_vs_eager.md"
+    python3 benchmarks/throughput.py --variants --cases dcgan64:64,dcgan64:1024,sngan32:64 2>&1 \
+        | tee "${OUT:-/tmp}/variants.md"
 }
 
 quality() {
     setup_there
-    python3 benchmarks/time_to_quality.py --root /tmp/data --budget 120 --points 6 2>&1 | tee "${OUT:-/tmp}/ttq.md"
+    python3 benchmarks/fast_vs_eager.py --root /tmp/data --seeds 2 2>&1 | tee "${OUT:-/tmp}/fast_vs_eager.md"
+    python3 benchmarks/time_to_quality.py --root /tmp/data --budget 90 --points 6 2>&1 | tee "${OUT:-/tmp}/ttq.md"
 }
 
 "${1:?usage: gpu_session.sh prepare|check|speed|quality}"

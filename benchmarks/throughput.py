@@ -6,6 +6,7 @@ loss each step. One training step = D on a real batch, D on a fake batch, one G 
     python benchmarks/throughput.py               # GPU if there is one: DCGAN-64 B=64,256,1024; SNGAN-32 B=64,256
     python benchmarks/throughput.py --device cpu  # CPU, small batches
     python benchmarks/throughput.py --smoke       # seconds: the CI check that it runs
+    python benchmarks/throughput.py --variants --cases dcgan64:64,dcgan64:1024   # which part of the fast path buys what
 
 gankit's step is `gankit.train.train` itself (timed between two steps through its callback, after a
 warm-up), so the number is what a user's run gets, logging and EMA included.
@@ -29,6 +30,13 @@ from gankit.train import train
 CASES_GPU = [("dcgan64", 64), ("dcgan64", 256), ("dcgan64", 1024), ("sngan32", 64), ("sngan32", 256)]
 CASES_CPU = [("dcgan64", 16), ("dcgan64", 32), ("sngan32", 16)]
 CASES_SMOKE = [("dcgan64", 2), ("sngan32", 2)]
+# --variants: gankit's step with the fast path's parts switched on one by one (train.* overrides)
+VARIANTS = {
+    "fp32 eager": {"fast": False},
+    "bf16 + channels_last + fused Adam, eager": {"fast": True, "cuda_graph": False},
+    "+ CUDA graph (the default)": {"fast": True, "cuda_graph": True},
+    "+ CUDA graph + torch.compile": {"fast": True, "cuda_graph": True, "compile": True},
+}
 
 
 def model_config(name: str, batch: int, device: str, steps: int):
@@ -102,7 +110,11 @@ def time_reference(cfg, shape, device, warmup: int, steps: int) -> float:
     return cfg.train.batch_size * steps / (time.perf_counter() - t0)
 
 
-def time_gankit(cfg, shape, device, warmup: int, steps: int) -> float:
+def time_gankit(cfg, shape, device, warmup: int, steps: int, **train_fields) -> float:
+    """img/s of `train()` between its callbacks at steps ``warmup`` and ``warmup + steps``;
+    ``train_fields`` override cfg.train (e.g. fast=False)."""
+    if train_fields:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=train_fields)})
     marks = {}
 
     def clock(step, G, D):
@@ -132,9 +144,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny batches and 2 steps: checks that it runs")
+    ap.add_argument("--cases", default=None, help="model:batch, comma-separated (default: the device's)")
+    ap.add_argument("--variants", action="store_true",
+                    help="also time gankit with the fast path's parts switched on one by one")
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     cases = CASES_SMOKE if args.smoke else CASES_GPU if device == "cuda" else CASES_CPU
+    if args.cases:
+        cases = [(m, int(b)) for m, b in (c.split(":") for c in args.cases.split(","))]
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 10 if device == "cuda" else 2)
     steps = args.steps if args.steps is not None else (2 if args.smoke else 50 if device == "cuda" else 5)
     peak = args.peak_tflops if args.peak_tflops is not None else (790.0 if device == "cuda" else None)
@@ -153,6 +170,14 @@ def main() -> None:
         share = f"{tflops / peak:.1%}" if peak else "–"
         print(f"| {model} | {batch} | {gflop:.2f} | {rate(ref)} | {rate(ours)} | {ours / ref:.2f} | {tflops:.3g} | {share} |",
               flush=True)
+    if args.variants:
+        print("\n| model | batch | " + " | ".join(VARIANTS) + " |")
+        print("|---|---|" + "---|" * len(VARIANTS))
+        for model, batch in cases:
+            cfg = model_config(model, batch, device, warmup + steps)
+            shape = (3, 64, 64) if model == "dcgan64" else (3, 32, 32)
+            rates = [rate(time_gankit(cfg, shape, device, warmup, steps, **v)) for v in VARIANTS.values()]
+            print(f"| {model} | {batch} | " + " | ".join(rates) + " |", flush=True)
 
 
 def rate(x: float) -> str:

@@ -115,6 +115,7 @@ def _in_step() -> bool:
      "data.hflip=true", "train.lr_schedule=linear"],
     ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
     ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
+    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema=0.99"],
 ])
 def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):
     """Inside ``train_step`` (what the fast path records in a CUDA graph) no tensor is read by the
@@ -159,6 +160,7 @@ GRAPH_CASES = [
      "data.hflip=true", "train.lr_schedule=linear"],
     ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
     ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
+    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema=0.99"],
 ]
 
 
@@ -187,3 +189,27 @@ def test_cuda_graph_run_resumes_and_its_checkpoint_loads_eagerly(tmp_path):
     assert res.step == 12 and math.isfinite(res.stats["loss/d"])
     eager = load_config("digits", overrides=[*base, "train.cuda_graph=false", "train.fast=false", "train.steps=14"])
     assert train(eager, tmp_path / "a", resume=True).step == 14
+
+
+def test_compiled_networks_train_like_eager_ones(tmp_path):
+    """train.compile (torch.compile of G and D in place, with channels_last and bf16 here): the
+    first steps' losses follow the uncompiled run's, and the checkpoint keeps the parameter names."""
+    losses = {}
+    for name in ("false", "true"):
+        cfg = load_config("digits", overrides=["train.steps=3", "train.batch_size=8", "train.log_every=1",
+                                               "train.eval_features=", "model.g_hidden=8", "model.d_hidden=8",
+                                               "train.fast=true", f"train.compile={name}", "train.ema=0.9", *QUIET])
+        train(cfg, tmp_path / name)
+        losses[name] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / name / "metrics.jsonl")]
+    assert len(losses["true"]) == 3
+    for (d0, g0), (d1, g1) in zip(losses["false"], losses["true"]):
+        assert d1 == pytest.approx(d0, rel=2e-2, abs=2e-2) and g1 == pytest.approx(g0, rel=2e-2, abs=2e-2)
+    a = torch.load(tmp_path / "false" / "checkpoints" / "last.pt", weights_only=True)["G"]
+    b = torch.load(tmp_path / "true" / "checkpoints" / "last.pt", weights_only=True)["G"]
+    assert a.keys() == b.keys()
+
+
+def test_compile_with_a_gradient_penalty_says_why_it_is_off(capsys):
+    cfg = load_config("ring8", overrides=["train.steps=1", "objective.name=wgan-gp", "train.compile=true", *QUIET])
+    train(cfg)
+    assert "need a double backward" in capsys.readouterr().err
