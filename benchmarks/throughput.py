@@ -36,6 +36,8 @@ VARIANTS = {
     "bf16 + channels_last + fused Adam, eager": {"fast": True, "cuda_graph": False},
     "+ CUDA graph (the default)": {"fast": True, "cuda_graph": True},
     "+ CUDA graph + torch.compile": {"fast": True, "cuda_graph": True, "compile": True},
+    "+ CUDA graph + reuse_fake": {"fast": True, "cuda_graph": True, "reuse_fake": True},
+    "+ CUDA graph + compile + reuse_fake": {"fast": True, "cuda_graph": True, "compile": True, "reuse_fake": True},
 }
 
 

@@ -213,3 +213,22 @@ def test_compile_with_a_gradient_penalty_says_why_it_is_off(capsys):
     cfg = load_config("ring8", overrides=["train.steps=1", "objective.name=wgan-gp", "train.compile=true", *QUIET])
     train(cfg)
     assert "need a double backward" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reuse,d_steps,calls", [(False, 1, 2), (True, 1, 1), (False, 2, 3), (True, 2, 2)])
+def test_reuse_fake_runs_g_forward_once_fewer_a_step(reuse, d_steps, calls):
+    """Algorithm 1 draws fresh noise for the G step (k + 1 forward passes of G a step); with
+    train.reuse_fake the last D step's fake batch serves the G step (k passes), and G still learns."""
+    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=4", "train.eval_features=",
+                                           "model.g_hidden=8", "model.d_hidden=8", f"train.d_steps={d_steps}",
+                                           f"train.reuse_fake={reuse}", "model.conditional=true", *QUIET])
+    forwards = []
+
+    def hook_at_start(step, G, D):
+        if step == 0:
+            G.register_forward_hook(lambda *a: forwards.append(1))
+
+    first = train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 1})}))
+    res = train(cfg, callback=hook_at_start)
+    assert len(forwards) == 2 * calls  # two steps (no samples or evaluations without a run directory)
+    assert not torch.equal(next(first.G.parameters()), next(res.G.parameters()))  # the second step moved G

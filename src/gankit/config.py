@@ -175,6 +175,7 @@ class TrainConfig(_Section):
     # image runs: bf16 autocast, channels_last, fused Adam; null (auto) = on with CUDA, off on the CPU
     fast: bool | None = None
     cuda_graph: bool = True  # fast path on one GPU: replay the whole step from a CUDA graph (false: eager)
+    reuse_fake: bool = False  # G step on the last D step's fake batch: one G forward a step (pytorch/examples)
     compile: bool = False  # torch.compile G and D (fused kernels; not with GP or R1); compiling takes a while
     sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)
     eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics

@@ -359,10 +359,14 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         # --- D steps: k updates of the discriminator with G fixed ------------------------------
         D.requires_grad_(True)
         penalties: dict[str, list[Tensor]] = {"loss/gp": [], "loss/r1": []}  # per D step, logged as means
-        for _ in range(t.d_steps):
+        for i in range(t.d_steps):
             real, y = real_batch()  # [B, ...], labels [B] or None
-            with torch.no_grad(), amp():
-                fake = G(noise()[0], y).float()  # conditional: the real batch's labels
+            # train.reuse_fake: the last D step's fake batch also serves the G step, so G runs forward
+            # once a step (as pytorch/examples does); otherwise no graph of G is built here
+            keep = t.reuse_fake and i == t.d_steps - 1
+            with torch.set_grad_enabled(keep), amp():
+                fake_g = (G_par if keep else G)(noise()[0], y)  # conditional: the real batch's labels
+            fake = fake_g.detach().float()
             if r1_gamma > 0:
                 real.requires_grad_(True)
             with amp():
@@ -396,9 +400,12 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
         # --- G step: one update of the generator through the fixed D ---------------------------
         D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
-        z, y = noise()
+        if not t.reuse_fake:  # Algorithm 1: fresh noise (and labels) for the G step
+            z, y = noise()
+            with amp():
+                fake_g = G_par(z, y)
         with amp():
-            logits = D(augment(G_par(z, y)), y)  # D itself, not D_par: only G's gradients
+            logits = D(augment(fake_g), y)  # D itself, not D_par: only G's gradients
         row["loss/g"] = obj.g_loss(logits.float())
         opt_g.zero_grad(set_to_none=True)
         row["loss/g"].backward()
