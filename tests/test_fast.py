@@ -154,6 +154,84 @@ def test_the_sync_check_can_fail(monkeypatch):
     assert seen == ["item"]
 
 
+class _FakeCuda:
+    """Enough of torch.cuda for cuda_graphed's control flow on the CPU: a 'capture' runs the body
+    (a real one records it without running it) and counts; a replay counts."""
+
+    def __init__(self, monkeypatch, sync_fails=False):
+        import contextlib
+
+        self.captures, self.replays, self.capturing = 0, 0, False
+        fake = self
+
+        class Stream:
+            device = torch.device("cpu")
+
+            def wait_stream(self, other):
+                pass
+
+        class CUDAGraph:
+            def replay(self):
+                fake.replays += 1
+
+        @contextlib.contextmanager
+        def graph(g, stream=None):
+            fake.capturing = True
+            try:
+                yield
+            finally:
+                fake.capturing = False
+            fake.captures += 1
+
+        def synchronize():
+            if sync_fails:
+                raise RuntimeError("operation not permitted when stream is capturing")
+
+        main = Stream()
+        for name, value in {"Stream": Stream, "CUDAGraph": CUDAGraph, "graph": graph, "current_stream": lambda: main,
+                            "stream": lambda s: contextlib.nullcontext(), "set_stream": lambda s: None,
+                            "synchronize": synchronize}.items():
+            monkeypatch.setattr(torch.cuda, name, value)
+
+
+def test_cuda_graphed_warms_up_captures_once_then_replays(monkeypatch):
+    from gankit.fast import cuda_graphed
+
+    fake = _FakeCuda(monkeypatch)
+    eager = []
+    run = cuda_graphed(lambda: eager.append(fake.capturing), warmup=3, notice=pytest.fail)
+    for _ in range(10):
+        run()
+    assert eager == [False, False, False, True]  # 3 warm-up steps, then the body once under capture
+    assert fake.captures == 1 and fake.replays == 7  # the captured step itself is replayed at once
+
+
+@pytest.mark.parametrize("cuda_broken", [False, True])
+def test_a_failed_capture_goes_on_eagerly_or_stops_with_one_line(monkeypatch, cuda_broken):
+    from gankit.errors import GankitError
+    from gankit.fast import cuda_graphed
+
+    fake = _FakeCuda(monkeypatch, sync_fails=cuda_broken)
+    calls, notices = [], []
+
+    def step():
+        calls.append(1)
+        if fake.capturing:
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore")
+
+    run = cuda_graphed(step, warmup=2, notice=notices.append)
+    run(), run()
+    if cuda_broken:
+        with pytest.raises(GankitError, match="set train.cuda_graph=false"):
+            run()
+        return
+    for _ in range(3):
+        run()
+    assert len(calls) == 2 + 1 + 1 + 2  # warm-up, the failed capture, that step again eagerly, then eager
+    assert fake.replays == 0 and len(notices) == 1
+    assert notices[0].startswith("fast path: the step could not be captured") and "\n" not in notices[0]
+
+
 # --- on a GPU: the step replayed from a CUDA graph -------------------------------------------------
 GRAPH_CASES = [
     ["objective.name=nonsaturating", "model.conditional=true", "train.ema=0.99", "train.augment=translation,cutout",
