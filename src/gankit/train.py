@@ -261,6 +261,10 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     elif t.compile:
         G.compile()
         D.compile()
+    if fast and W.main and t.progress:  # say which path runs: its numbers differ from fp32 in the last bits
+        parts = ["bf16 autocast", "channels_last", "fused Adam"] + (["CUDA graph"] if graphed else []) + \
+            (["torch.compile"] if t.compile and not (gp_weight > 0 or r1_gamma > 0) else [])
+        print(f"fast path: {', '.join(parts)} (train.fast=false: fp32 eager)", file=sys.stderr)
     z_dim = cfg.model.z_dim
     if not toy:
         images, labels = data.images.to(device), data.labels.to(device)  # uint8 [N, C, H, W], [N]
