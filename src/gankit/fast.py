@@ -76,12 +76,12 @@ class StepSums:
         self.total.zero_()
         return dict(zip(self.names, m.unbind()))
 
-    def nonfinite(self, names: tuple[str, ...]) -> str | None:
-        """The first of ``names`` whose sum since the last ``means`` is NaN or infinite (one host sync)."""
+    def current(self, names: tuple[str, ...]) -> dict[str, Tensor]:
+        """The sums of ``names`` since the last ``means``, as 0-d device tensors (nothing is read
+        here): a NaN or infinity in any step since then stays in its sum."""
         if self.total is None:
-            return None
-        ok = torch.isfinite(self.total).tolist()
-        return next((n for n, good in zip(self.names, ok) if n in names and not good), None)
+            return {}
+        return {n: self.total[i] for i, n in enumerate(self.names) if n in names}
 
 
 def lr_to_tensors(opt: torch.optim.Optimizer) -> None:

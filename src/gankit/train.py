@@ -156,6 +156,8 @@ GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA 
 
 def _nonfinite(tensors: dict[str, Tensor]) -> str | None:
     """The name of the first tensor with a NaN or infinite entry, else None (one host sync)."""
+    if not tensors:
+        return None
     names = list(tensors)
     ok = torch.stack([torch.isfinite(v.detach()).all() for v in tensors.values()]).cpu()
     return next((n for n, good in zip(names, ok.tolist()) if not good), None)
@@ -213,8 +215,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     # weights, fused Adam; on CUDA, one process, the whole step is also replayed from a CUDA graph
     # (see gankit.fast). On by default with CUDA; losses and optimiser state stay float32.
     fast = not toy and (t.fast if t.fast is not None else device.type == "cuda")
-    graphed = fast and t.cuda_graph and device.type == "cuda" and not W.enabled
-    if fast and t.cuda_graph and device.type == "cuda" and W.enabled and W.main:
+    wants_graph = fast and t.cuda_graph and device.type == "cuda"
+    graphed = wants_graph and not W.enabled
+    if wants_graph and W.enabled and W.main:
         print("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly",
               file=sys.stderr)
     if fast:
@@ -247,23 +250,21 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, **adam)
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: lr_factor(t.lr_schedule, s, t.steps))
                  for o in (opt_d, opt_g)]
-    if graphed:
-        lr_to_tensors(opt_g), lr_to_tensors(opt_d)
     # The EMA copy lives in an AveragedModel (its n_averaged is checkpointed) but is updated by
     # ema_update, which needs no host sync.
     G_ema = AveragedModel(G, device=device, use_buffers=True) if t.ema > 0 else None  # count on the device too
     # torch.compile of G and D, in place (parameter names unchanged): inductor fuses batch norm,
     # activations and casts into fewer kernels; the EMA copy above stays uncompiled (it only samples).
-    if t.compile and (gp_weight > 0 or r1_gamma > 0):
-        if W.main:
-            print("train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
-                  "lack; G and D run uncompiled", file=sys.stderr)
-    elif t.compile:
+    compiled = t.compile and not (gp_weight > 0 or r1_gamma > 0)
+    if t.compile and not compiled and W.main:
+        print("train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
+              "lack; G and D run uncompiled", file=sys.stderr)
+    if compiled:
         G.compile()
         D.compile()
     if fast and W.main and t.progress:  # say which path runs: its numbers differ from fp32 in the last bits
         parts = ["bf16 autocast", "channels_last", "fused Adam"] + (["CUDA graph"] if graphed else []) + \
-            (["torch.compile"] if t.compile and not (gp_weight > 0 or r1_gamma > 0) else [])
+            (["torch.compile"] if compiled else [])
         print(f"fast path: {', '.join(parts)} (train.fast=false: fp32 eager)", file=sys.stderr)
     z_dim = cfg.model.z_dim
     if not toy:
@@ -326,8 +327,6 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             load_optimizer(opt_d, state["opt_d"])
             schedules[0].load_state_dict(state["sched_d"])
             schedules[1].load_state_dict(state["sched_g"])
-            if graphed:
-                lr_to_tensors(opt_g), lr_to_tensors(opt_d)
             if G_ema is not None:
                 G_ema.module.load_state_dict(state["G_ema"])
                 G_ema.n_averaged.fill_(int(state["ema_n"]))
@@ -356,6 +355,9 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     # It makes no host sync (statistics are summed on the device, the divergence guard reads the
     # sums outside it), so on the fast path it is recorded once in a CUDA graph and replayed.
     sums = StepSums()
+    if graphed:  # after the schedulers are built and any checkpoint loaded (see lr_to_tensors)
+        for opt in (opt_g, opt_d):
+            lr_to_tensors(opt)
     ema_first = G_ema is not None and int(G_ema.n_averaged) == 0  # known here, so the step need not ask
 
     def train_step() -> None:
@@ -450,7 +452,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             logging = due(step, t.log_every, t.steps) or evaluating
             stop_now = signals.received is not None or step == stop_after
             # the guard reads the summed losses before every flush restarts them (each step on the CPU)
-            bad = sums.nonfinite(("loss/d", "loss/g")) if check_every_step or logging or stop_now else None
+            bad = _nonfinite(sums.current(("loss/d", "loss/g"))) if check_every_step or logging or stop_now else None
             if W.enabled:  # one collective: processes stop together or not at all
                 any_bad, stop_now = distributed.any_flag(bad is not None, stop_now)
                 bad = bad or ("a loss of another process" if any_bad else None)
