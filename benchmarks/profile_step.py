@@ -18,13 +18,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from gankit.train import train
-from throughput import fake_dataset, model_config, sync
+from throughput import case_shape, fake_dataset, model_config, parse_cases, sync, with_train
 
 
 def profile_case(model: str, batch: int, device: str, graph: bool, warmup: int, steps: int, rows: int) -> None:
-    cfg = model_config(model, batch, device, warmup + steps)
-    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"cuda_graph": graph})})
-    shape = (3, 64, 64) if model == "dcgan64" else (3, 32, 32)
+    cfg = with_train(model_config(model, batch, device, warmup + steps), cuda_graph=graph)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     prof = profile(activities=acts)
     marks = {}
@@ -39,7 +37,7 @@ def profile_case(model: str, batch: int, device: str, graph: bool, warmup: int, 
             marks["t1"] = time.perf_counter()
             prof.stop()
 
-    train(cfg, callback=hook, data=fake_dataset(shape))
+    train(cfg, callback=hook, data=fake_dataset(case_shape(model)))
     wall = (marks["t1"] - marks["t0"]) / steps * 1e3
     events = prof.key_averages()
     key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
@@ -60,10 +58,9 @@ def main() -> None:
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}")
-    for case in args.cases.split(","):
-        model, batch = case.split(":")
+    for model, batch in parse_cases(args.cases):
         for graph in ((False, True) if device == "cuda" else (False,)):
-            profile_case(model, int(batch), device, graph, args.warmup, args.steps, args.rows)
+            profile_case(model, batch, device, graph, args.warmup, args.steps, args.rows)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,21 @@ VARIANTS = {
 }
 
 
+def case_shape(model: str) -> tuple[int, int, int]:
+    """The images of a case: RGB 64×64 for DCGAN-64 (as pytorch/examples), 32×32 for SNGAN-32 (CIFAR-10)."""
+    return (3, 64, 64) if model == "dcgan64" else (3, 32, 32)
+
+
+def parse_cases(text: str) -> list[tuple[str, int]]:
+    """``"dcgan64:64,sngan32:256"`` → [("dcgan64", 64), ("sngan32", 256)]."""
+    return [(m, int(b)) for m, b in (c.split(":") for c in text.split(","))]
+
+
+def with_train(cfg, **fields):
+    """``cfg`` with some train.* fields replaced (e.g. batch_size=2, fast=False)."""
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update=fields)})
+
+
 def model_config(name: str, batch: int, device: str, steps: int):
     """The config of one case: DCGAN-64 as pytorch/examples (z 100, width 64, Adam(2e-4, 0.5)), or
     SNGAN-32 (hinge, spectral norm, Adam(2e-4, (0, 0.9))); one D step per G step, no EMA, no eval."""
@@ -115,8 +130,7 @@ def time_reference(cfg, shape, device, warmup: int, steps: int) -> float:
 def time_gankit(cfg, shape, device, warmup: int, steps: int, **train_fields) -> float:
     """img/s of `train()` between its callbacks at steps ``warmup`` and ``warmup + steps``;
     ``train_fields`` override cfg.train (e.g. fast=False)."""
-    if train_fields:
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=train_fields)})
+    cfg = with_train(cfg, **train_fields)
     marks = {}
 
     def clock(step, G, D):
@@ -132,7 +146,7 @@ def flops_per_image(cfg, shape, device) -> float:
     """FLOPs of one reference training step per image (FlopCounterMode counts matmuls and convolutions)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    small = cfg.model_copy(update={"train": cfg.train.model_copy(update={"batch_size": 2})})
+    small = with_train(cfg, batch_size=2)
     step = reference_step_fn(small, shape, device)
     with FlopCounterMode(display=False) as counter:
         step()
@@ -153,7 +167,7 @@ def main() -> None:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     cases = CASES_SMOKE if args.smoke else CASES_GPU if device == "cuda" else CASES_CPU
     if args.cases:
-        cases = [(m, int(b)) for m, b in (c.split(":") for c in args.cases.split(","))]
+        cases = parse_cases(args.cases)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 10 if device == "cuda" else 2)
     steps = args.steps if args.steps is not None else (2 if args.smoke else 50 if device == "cuda" else 5)
     peak = args.peak_tflops if args.peak_tflops is not None else (790.0 if device == "cuda" else None)
@@ -164,7 +178,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for model, batch in cases:
         cfg = model_config(model, batch, device, warmup + steps)
-        shape = (3, 64, 64) if model == "dcgan64" else (3, 32, 32)  # RGB, as pytorch/examples and CIFAR-10
+        shape = case_shape(model)
         gflop = flops_per_image(cfg, shape, device) / 1e9
         ref = time_reference(cfg, shape, device, warmup, steps)
         ours = time_gankit(cfg, shape, device, warmup, steps)
@@ -177,8 +191,7 @@ def main() -> None:
         print("|---|---|" + "---|" * len(VARIANTS))
         for model, batch in cases:
             cfg = model_config(model, batch, device, warmup + steps)
-            shape = (3, 64, 64) if model == "dcgan64" else (3, 32, 32)
-            rates = [rate(time_gankit(cfg, shape, device, warmup, steps, **v)) for v in VARIANTS.values()]
+            rates = [rate(time_gankit(cfg, case_shape(model), device, warmup, steps, **v)) for v in VARIANTS.values()]
             print(f"| {model} | {batch} | " + " | ".join(rates) + " |", flush=True)
 
 
