@@ -11,6 +11,7 @@ from gankit.checkpoint import load_checkpoint
 from gankit.config import load_config
 from gankit.stats import read_jsonl
 from gankit.train import train
+from helpers import assert_same_training
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.lr_schedule=constant"]
 RING8 = ["train.eval_samples=200", "train.log_every=1", *QUIET]  # R1 (γ = 0.01) on: a penalty under DDP
@@ -35,8 +36,7 @@ def gankit(nproc, *args, check=True):
     return p
 
 
-def max_diff(a, b):
-    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+LR = 2e-4  # the ring8 and digits presets' Adam rate (both networks)
 
 
 @pytest.mark.parametrize("preset,extra,batch", [("ring8", RING8, 32), ("digits", DIGITS, 8)])
@@ -50,7 +50,8 @@ def test_two_processes_match_one_with_the_global_batch(preset, extra, batch, tmp
     train(cfg, tmp_path / "one")
     a = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt")
-    assert max_diff(a["G"], b["G"]) < 1e-5 and max_diff(a["D"], b["D"]) < 1e-5
+    for net in ("G", "D"):  # two processes sum the batch in another order than one: rounding differs
+        assert_same_training(a[net], b[net], LR, steps)
     rows = read_jsonl(tmp_path / "ddp" / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, steps + 1))  # one writer: each step logged once
     ref = {r["step"]: r for r in read_jsonl(tmp_path / "one" / "metrics.jsonl")}
@@ -85,7 +86,8 @@ def test_a_checkpoint_moves_between_two_processes_and_one(tmp_path):
     for run in ("two_one", "one_two"):
         got = load_checkpoint(tmp_path / run / "checkpoints" / "last.pt")
         assert got["step"] == 6
-        assert max_diff(ref["G"], got["G"]) < 1e-5 and max_diff(ref["D"], got["D"]) < 1e-5, run
+        for net in ("G", "D"):
+            assert_same_training(ref[net], got[net], LR, 6)
     p = gankit(1, "resume", str(tmp_path / "one_two"), "--steps", "8", "--set", "model.z_dim=3", check=False)
     assert p.returncode == 2 and "train.* fields only" in p.stderr
 

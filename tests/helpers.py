@@ -1,0 +1,34 @@
+"""Assertions shared by test modules (``tests/`` is on ``sys.path`` under pytest's default import mode)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def adam_step_bound(beta1: float, beta2: float, t: int) -> float:
+    """The largest |m̂_t / √v̂_t| Adam can take at its step t (ε = 0), whatever the gradients.
+
+    m_t = Σ a_i g_i and v_t = Σ b_i g_i² with a_i = (1 − β1)β1^(t−i), b_i = (1 − β2)β2^(t−i); by
+    Cauchy–Schwarz |m_t| ≤ √(Σ a_i²/b_i)·√v_t, and the bias corrections multiply the ratio by
+    √(1 − β2^t)/(1 − β1^t). At t = 1 the bound is 1 (the step is lr·sign(g)).
+    """
+    s = sum(((1 - beta1) * beta1 ** (t - i)) ** 2 / ((1 - beta2) * beta2 ** (t - i)) for i in range(1, t + 1))
+    return math.sqrt(s) * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+
+
+def assert_same_training(a: dict, b: dict, lr: float, steps: int, betas: tuple[float, float] = (0.5, 0.999)) -> None:
+    """Two state dicts trained by Adam for ``steps`` steps along computations that are equal up to
+    floating-point rounding (another summation order: two processes, another thread count).
+
+    Such a rounding difference can flip the sign of a near-zero gradient, and Adam's step, lr·m̂/√v̂,
+    does not shrink with the gradient: that parameter may then differ by up to twice the largest step
+    at each step (``adam_step_bound``), never more. Every other parameter agrees to rounding, so the
+    median difference stays far below lr, while a real error (other data, a lost optimiser state)
+    moves nearly every parameter by about lr a step.
+    """
+    worst = 2 * lr * sum(adam_step_bound(*betas, t) for t in range(1, steps + 1))
+    diff = torch.cat([(a[k].float() - b[k].float()).abs().flatten() for k in a if a[k].is_floating_point()])
+    assert diff.max().item() <= worst, f"a parameter moved {diff.max().item():.3g} apart, more than Adam can ({worst:.3g})"
+    assert diff.median().item() <= lr / 100, f"median difference {diff.median().item():.3g}: not a rounding difference"
