@@ -10,6 +10,8 @@ that would build objects other than tensors and plain containers.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from .errors import GankitError
 from .files import fsync_dir, write_atomic
 
 __all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
-           "set_rng_state", "LAST"]
+           "set_rng_state", "check_training_state", "LAST"]
 
 LAST = "last.pt"
 
@@ -63,22 +65,76 @@ def remove_partial_writes(folder: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _refusal(e: BaseException) -> str:
+    """What a weights-only refusal refused, in gankit's words (torch's text suggests the unsafe way)."""
+    text = str(e)
+    if "Weights only load failed" not in text:
+        first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+        return first[:200]
+    found = re.search(r"(unsupported GLOBAL \S+|Unsupported global: \S+|Unsupported operand \S+)", text)
+    what = f" ({found.group(1).rstrip('.')})" if found else ""
+    return (f"it holds objects other than tensors and plain data{what}; gankit never unpickles those, "
+            "since unpickling can run code, and will not load this file")
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    required: tuple[str, ...] = ("G", "config")) -> dict[str, Any]:
+                    required: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Read a checkpoint with weights-only unpickling; any problem is one GankitError line.
 
-    ``required``: keys the mapping must have (a training checkpoint's by default)."""
+    ``required``: keys the mapping must have; by default it must be a training checkpoint, whose
+    fields are checked for type (:func:`check_training_state`)."""
     path = Path(path)
     if not path.is_file():
         raise GankitError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not the user's business
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for corrupt, truncated or unsafe files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise GankitError(f"cannot load checkpoint {path}: {first[:200]}") from None
-    if not isinstance(state, dict) or any(k not in state for k in required):
+        raise GankitError(f"cannot load checkpoint {path}: {_refusal(e)}") from None
+    keys = TRAINING_KEYS if required is None else required
+    if not isinstance(state, dict) or any(k not in state for k in keys):
         raise GankitError(f"cannot load checkpoint {path}: not a gankit checkpoint")
+    if required is None:
+        check_training_state(state, path)
     return state
+
+
+TRAINING_KEYS = ("G", "D", "config", "step", "data_shape", "num_classes")
+
+
+def _is_int(v: Any, low: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _weights(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and torch.is_tensor(t) for k, t in v.items())
+
+
+def check_training_state(state: dict[str, Any], path: str | Path) -> None:
+    """One GankitError line when a training checkpoint's fields have the wrong type or its weights are
+    not finite (a hand-edited or damaged file loads weights-only but must not be trained on, sampled
+    or called good)."""
+    shape = state.get("data_shape")
+    checks = {
+        "step": _is_int(state.get("step"), 0),
+        "num_classes": _is_int(state.get("num_classes"), 0),
+        "data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3) and all(_is_int(d, 1) for d in shape),
+        "config": isinstance(state.get("config"), dict),
+        "G": _weights(state.get("G")),
+        "D": _weights(state.get("D")),
+        "G_ema": state.get("G_ema") is None or _weights(state.get("G_ema")),
+        "ema_n": _is_int(state.get("ema_n", 0), 0),
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise GankitError(f"checkpoint {path} is damaged: field {bad[0]!r} has the wrong type or value "
+                          f"({type(state.get(bad[0])).__name__}); it is not a usable gankit checkpoint")
+    for net in ("G", "G_ema", "D"):
+        for name, t in (state.get(net) or {}).items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise GankitError(f"checkpoint {path} holds non-finite weights ({net}.{name}); "
+                                  "it is not usable (training had diverged)")
 
 
 def rng_state() -> dict[str, Any]:

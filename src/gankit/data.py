@@ -12,6 +12,7 @@ dataset is one :class:`GankitError` line saying what was looked for where and ho
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,8 @@ from torch import Tensor
 from .errors import GankitError
 from .registry import Registry
 
-__all__ = ["ImageData", "DATASETS", "load_dataset", "load_splits", "to_model_range", "to_uint8", "resize_uint8"]
+__all__ = ["ImageData", "DATASETS", "load_dataset", "load_splits", "to_model_range", "to_uint8", "resize_uint8",
+           "fingerprint"]
 
 
 @dataclass
@@ -45,6 +47,16 @@ class ImageData:
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
         return tuple(self.images.shape[1:])
+
+
+def fingerprint(data: ImageData) -> str:
+    """SHA-256 (16 hex digits) of a dataset's images, labels, shape and class count: its identity
+    (in caches of features and statistics, and in checkpoints, so a run resumes on its own data)."""
+    h = hashlib.sha256()
+    h.update(str((tuple(data.images.shape), data.num_classes)).encode())
+    h.update(data.images.contiguous().cpu().numpy().tobytes())
+    h.update(data.labels.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def to_model_range(x: Tensor) -> Tensor:

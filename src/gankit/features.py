@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data import ImageData, to_model_range
+from .data import ImageData, fingerprint as data_hash, to_model_range
 from .errors import GankitError
 from .registry import Registry
 
@@ -40,15 +40,6 @@ INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's
 def cache_dir() -> Path:
     """Where trained classifiers and reference statistics are kept: ``$GANKIT_CACHE`` or ~/.cache/gankit."""
     return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
-
-
-def data_hash(data: ImageData) -> str:
-    """SHA-256 (16 hex digits) of a dataset's images, labels and shape: its identity in the cache."""
-    h = hashlib.sha256()
-    h.update(str((tuple(data.images.shape), data.num_classes)).encode())
-    h.update(data.images.contiguous().numpy().tobytes())
-    h.update(data.labels.contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 @dataclass
