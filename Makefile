@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test theory clean
+.PHONY: demo test lint browser theory clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,19 @@ demo: $(STAMP)
 theory: $(STAMP)
 	$(BIN)/gankit theory --out runs/theory
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+# The report's browser tests open pages in Debian's chromium; install it when missing and possible
+# (root with apt-get), else they are skipped and this says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "make: chromium is not installed (needs root and apt-get); the report's browser tests will be skipped"; fi; }
 
 clean:
 	rm -rf runs .pytest_cache

@@ -178,3 +178,85 @@ def test_eval_errors_are_one_line(digits_run, run_dir, tmp_path, capsys, monkeyp
 def test_class_needs_a_conditional_run(run_dir, tmp_path, capsys):
     code, _, err = run(["sample", str(run_dir), "--out", str(tmp_path / "x.npy"), "--class", "1"], capsys)
     assert code == 2 and "class-conditional" in err
+
+
+def test_a_stop_by_a_second_signal_exits_with_that_signals_code(monkeypatch, capsys):
+    import signal
+
+    import gankit.train
+    from gankit.errors import StopNow
+
+    def stopped(*a, **k):
+        raise StopNow(signal.SIGTERM)
+
+    monkeypatch.setattr(gankit.train, "train", stopped)
+    code, _, err = run(["train", "--preset", "ring8", "--dry-run"], capsys)
+    assert code == 0  # a dry run never trains
+    code, _, err = run(["train", "--preset", "ring8", "--out", "/tmp/never-written-by-this-test"], capsys)
+    assert code == 128 + signal.SIGTERM and "SIGTERM" in err
+
+
+def test_an_allocation_failure_is_one_line(monkeypatch, capsys, tmp_path):
+    import gankit.train
+
+    def oom(*a, **k):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 400000000000000 bytes.\nmore")
+
+    monkeypatch.setattr(gankit.train, "train", oom)
+    code, _, err = run(["train", "--preset", "ring8", "--out", str(tmp_path / "r")], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("gankit: error: out of memory")
+    assert "enforce" not in err
+
+
+@pytest.mark.parametrize("args", [["--set", "model.g_hidden=10000000"], ["--set", "model.d_hidden=100000"]])
+def test_networks_that_cannot_be_allocated_are_one_line(args, tmp_path, capsys):
+    code, _, err = run(["train", "--preset", "ring8", *args, "--out", str(tmp_path / "r")], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and ("out of memory" in lines[0] or "of memory, more than" in lines[0])
+
+
+def test_theory_refuses_an_unwritable_out_before_computing(tmp_path, capsys, monkeypatch):
+    import gankit.claims
+
+    def never(*a, **k):
+        raise AssertionError("computed before checking --out")
+
+    monkeypatch.setattr(gankit.claims, "run_claims", never)
+    (tmp_path / "file").write_text("")
+    code, _, err = run(["theory", "--out", str(tmp_path / "file" / "theory")], capsys)
+    assert code == 2 and "cannot write in" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("seed", [str(2**64), "-1", "1e3"])
+def test_sample_seeds_are_unsigned_64_bit(run_dir, tmp_path, capsys, seed):
+    code, _, err = run(["sample", str(run_dir), "--out", str(tmp_path / "x.npy"), "--seed", seed], capsys)
+    assert code == 2 and "--seed" in err and len(err.strip().splitlines()) == 1
+
+
+def test_without_a_terminal_training_prints_plain_progress_lines(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "ring8", "--set", "train.steps=20",
+                        "--set", "train.batch_size=16", "--set", "train.eval_samples=50", "--set", "train.log_every=5",
+                        "--set", "train.tensorboard=false", "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("train: step")]
+    assert [line.split()[2] for line in lines] == [f"{s}/20" for s in range(2, 21, 2)]  # every tenth
+    assert all("steps/s, ETA" in line and "loss/d" in line for line in lines[2:])
+    assert "\r" not in p.stderr and "train: step" not in p.stdout  # no bar; stdout keeps the results
+    assert p.stdout.startswith("run written to")
+
+
+def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
+    for preset, features in (("ring8", "none"), ("digits", "classifier")):
+        out = tmp_path / preset
+        code, _, err = run(["train", "--preset", preset, *FAST, "--set", "train.batch_size=8", "--out", str(out)],
+                           capsys)
+        assert code == 0, err
+        final = json.loads((out / "eval.json").read_text())
+        assert (final["n"], final["step"], final["features"]) == (64, 4, features)
+        if preset == "ring8":
+            assert final["metrics"]["jsd"]["floor"] is None  # exact densities: no floor to compare with
+        else:
+            assert final["metrics"]["fid"]["floor"] is not None and "accuracy" in final["features_info"]

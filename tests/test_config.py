@@ -69,3 +69,47 @@ def test_image_metrics_need_enough_samples_and_an_image_dataset():
     with pytest.raises(GankitError, match="eval_features applies to images only"):
         load_config("ring8", overrides=["train.eval_features=classifier"])
     assert load_config("digits", overrides=["train.eval_features=none"]).train.eval_features == ""
+
+
+MIX = ["data.name=mixture1d", "data.weights=[1, 1]", "data.means=[0, 1]", "data.stds=[1, 1]"]
+
+
+@pytest.mark.parametrize("override,field", [
+    ("data.weights=[.nan, 1]", "data.weights.0"),
+    ("data.weights=[1, .inf]", "data.weights.1"),
+    ("data.means=[0, .inf]", "data.means.1"),
+    ("data.means=[-.inf, 1]", "data.means.0"),
+    ("data.stds=[1, .inf]", "data.stds.1"),
+    ("data.stds=[.nan, 1]", "data.stds.0"),
+    ("train.lr_d=.inf", "train.lr_d"),
+    ("train.lr_g=.nan", "train.lr_g"),
+    ("objective.r1_gamma=.inf", "objective.r1_gamma"),
+    ("objective.gp_weight=.nan", "objective.gp_weight"),
+    ("objective.clip=.inf", "objective.clip"),
+    ("train.ema=.nan", "train.ema"),
+])
+def test_nan_and_infinity_are_refused_in_every_float_field(override, field):
+    with pytest.raises(GankitError, match=rf"config {field}: .*finite") as e:
+        load_config("ring8", overrides=[*MIX, override])
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("seed,ok", [(0, True), (2**64 - 1, True), (2**64, False), (10**30, False), (-1, False)])
+def test_seeds_are_unsigned_64_bit(seed, ok):
+    if ok:
+        assert load_config("ring8", overrides=[f"train.seed={seed}"]).train.seed == seed
+    else:
+        with pytest.raises(GankitError, match="config train.seed: "):
+            load_config("ring8", overrides=[f"train.seed={seed}"])
+
+
+@pytest.mark.parametrize("text,key", [
+    ("train:\n  steps: 5\n  steps: 6\n", "steps"),
+    ("train:\n  steps: 5\ntrain:\n  lr_g: 0.1\n", "train"),
+    ("data:\n  name: ring8\nmodel:\n  z_dim: 2\n  g_hidden: 8\n  z_dim: 3\n", "z_dim"),
+])
+def test_a_key_given_twice_is_refused(tmp_path, text, key):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(GankitError, match=f"duplicate key '{key}'"):
+        load_config(file=f)

@@ -201,6 +201,17 @@ def _gankit(*args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+HANG = 600  # seconds: only a hung process takes this long (a limit for the wait, not a speed check)
+
+
+def _wait_for_training(p, metrics):
+    """Wait until ``p`` has logged a step (or exited); fail if neither happens within HANG seconds."""
+    deadline = time.monotonic() + HANG
+    while p.poll() is None and not (metrics.is_file() and metrics.stat().st_size > 0):
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.02)
+
+
 def test_sigterm_stops_cleanly_and_resumes_exactly(tmp_path):
     args = ["--preset", "ring8", "--set", "train.steps=300", "--set", "train.batch_size=16",
             "--set", "model.g_hidden=32", "--set", "model.d_hidden=32",
@@ -208,15 +219,13 @@ def test_sigterm_stops_cleanly_and_resumes_exactly(tmp_path):
             "--set", "train.eval_samples=100", "--set", "train.progress=false", "--set", "train.tensorboard=false"]
     ref = _gankit("train", *args, "--out", str(tmp_path / "ref"))
     p = _gankit("train", *args, "--out", str(tmp_path / "r"))
-    metrics = tmp_path / "r" / "metrics.jsonl"
-    while not (metrics.is_file() and metrics.stat().st_size > 0):  # training has begun
-        assert p.poll() is None, p.stderr.read()
-        time.sleep(0.05)
+    _wait_for_training(p, tmp_path / "r" / "metrics.jsonl")
+    assert p.poll() is None, p.stderr.read()
     p.send_signal(signal.SIGTERM)
-    assert p.wait(60) == 128 + signal.SIGTERM and "gankit resume" in p.stderr.read()
+    assert p.wait(HANG) == 128 + signal.SIGTERM and "gankit resume" in p.stderr.read()
     stopped = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["step"]
     assert 0 < stopped < 300
-    assert _gankit("resume", str(tmp_path / "r")).wait(120) == 0 and ref.wait(120) == 0
+    assert _gankit("resume", str(tmp_path / "r")).wait(HANG) == 0 and ref.wait(HANG) == 0
     a = load_checkpoint(tmp_path / "ref" / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
     _assert_identical({"G": a["G"], "D": a["D"]}, {"G": b["G"], "D": b["D"]})
@@ -242,14 +251,11 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
         for _ in range(5):
             p = _gankit(*cmd)
             metrics = run / "metrics.jsonl"
-            start = time.monotonic()
-            while p.poll() is None and not (metrics.is_file() and metrics.stat().st_size > 0):
-                time.sleep(0.02)
+            _wait_for_training(p, metrics)
             time.sleep(rng.uniform(0.0, 1.0))  # a random moment of training (or of a checkpoint write)
             p.kill()
             p.wait()
             kills += 1
-            assert time.monotonic() - start < 120
             rows = read_jsonl(metrics, torn_ok=True)
             reached = max((row["step"] for row in rows), default=0)
             for f in (run / "checkpoints").glob("*.pt"):  # no checkpoint file is ever unreadable
@@ -312,3 +318,138 @@ def test_a_second_signal_stops_at_once():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
     finally:
         signal.signal(signal.SIGINT, outer)
+
+
+# --- one process per run directory; resume overrides; what a failure leaves ---------------------------
+
+SMALL = ["--set", "train.batch_size=16", "--set", "model.g_hidden=16", "--set", "model.d_hidden=16",
+         "--set", "train.eval_samples=50", "--set", "train.progress=false", "--set", "train.tensorboard=false"]
+
+
+def test_two_trainings_started_together_into_one_directory(tmp_path):
+    out = tmp_path / "r"
+    args = ["train", "--preset", "ring8", "--set", "train.steps=150", "--set", "train.log_every=1", *SMALL,
+            "--out", str(out)]
+    procs = [_gankit(*args) for _ in range(2)]
+    codes = [p.wait(HANG) for p in procs]
+    errs = [p.stderr.read() for p in procs]
+    assert sorted(codes) == [0, 2], errs
+    loser = errs[codes.index(2)].strip().splitlines()
+    assert len(loser) == 1 and ("in use by another gankit process" in loser[0] or "not empty" in loser[0])
+    steps = [r["step"] for r in read_jsonl(out / "metrics.jsonl")]
+    assert steps == list(range(1, 151))  # one writer: every step logged once
+
+
+def test_a_run_in_use_is_refused_to_resume_and_to_train(finished, capsys):
+    from gankit.files import RunLock
+
+    before = (finished / "metrics.jsonl").read_text()
+    with RunLock(finished):  # as a running `gankit train` or `gankit resume` holds it
+        for args in (["resume", str(finished), "--steps", "8"],
+                     ["train", "--preset", "ring8", "--set", "train.steps=2", "--out", str(finished)]):
+            code, err = _cli(args, capsys)
+            assert code == 2 and len(err.strip().splitlines()) == 1
+            assert "in use by another gankit process" in err or "not empty" in err
+    assert (finished / "metrics.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_resume_overrides_of_the_optimiser_take_effect(tmp_path, capsys, schedule):
+    out = tmp_path / "r"
+    code, err = _cli(["train", "--preset", "ring8", "--set", "train.steps=4", "--set", f"train.lr_schedule={schedule}",
+                      *SMALL, "--out", str(out)], capsys)
+    assert code == 0, err
+    code, err = _cli(["resume", str(out), "--steps", "8", "--set", "train.lr_g=0.001", "--set", "train.beta1=0.25",
+                      "--set", "train.lr_d=0.003"], capsys)
+    assert code == 0, err
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    factor = 1.0 if schedule == "constant" else 1 - 8 / 8  # LambdaLR after the 8th step of 8
+    for opt, lr in (("opt_g", 1e-3), ("opt_d", 3e-3)):
+        (group,) = state[opt]["param_groups"]
+        assert group["lr"] == pytest.approx(lr * factor) and group["initial_lr"] == lr
+        assert tuple(group["betas"]) == (0.25, 0.999)
+    assert state["sched_g"]["base_lrs"] == [1e-3]
+    cfg = read_config(out / "config.yaml")  # config.yaml describes what ran
+    assert (cfg.train.lr_g, cfg.train.lr_d, cfg.train.beta1) == (1e-3, 3e-3, 0.25)
+
+
+def test_resume_refuses_another_seed(finished, capsys):
+    code, err = _cli(["resume", str(finished), "--steps", "8", "--set", "train.seed=7"], capsys)
+    assert code == 2 and "train.seed cannot change on resume" in err and len(err.strip().splitlines()) == 1
+    assert "seed: 0" in (finished / "config.yaml").read_text()
+
+
+def test_divergence_before_the_first_checkpoint_names_no_checkpoint(tmp_path):
+    cfg = load_config("ring8", overrides=["train.steps=30", "train.checkpoint_every=10", "train.batch_size=32",
+                                          "train.eval_samples=100", *QUIET])
+
+    def poison(step, G, D):
+        if step == 2:
+            with torch.no_grad():
+                next(G.parameters()).view(-1)[0] = float("nan")
+
+    with pytest.raises(Diverged, match="at step 3: .*; no checkpoint had been written yet$"):
+        train(cfg, tmp_path / "r", callback=poison)
+    assert not (tmp_path / "r" / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("failure", [MemoryError, lambda: OSError(28, "No space left on device"),
+                                     lambda: GankitError("feature network broke")])
+def test_a_failing_final_evaluation_never_costs_the_weights(tmp_path, monkeypatch, failure):
+    import gankit.train
+
+    cfg = load_config("ring8", overrides=["train.steps=6", "train.checkpoint_every=4", "train.eval_every=0",
+                                          "train.batch_size=32", "train.eval_samples=100", *QUIET])
+
+    def broken(*a, **k):
+        raise failure()
+
+    monkeypatch.setattr(gankit.train, "evaluate_toy", broken)
+    with pytest.raises(GankitError, match="at step 6; the checkpoint of step 6 is written") as e:
+        train(cfg, tmp_path / "r")
+    assert "\n" not in str(e.value)
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["step"] == 6
+
+
+@pytest.mark.parametrize("override", ["train.eval_samples=1000000000", "train.batch_size=1000000000"])
+def test_impossible_sizes_are_refused_before_anything_is_written(tmp_path, capsys, override):
+    out = tmp_path / "r"
+    code, err = _cli(["train", "--preset", "ring8", "--set", override, "--out", str(out)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{override} needs about" in err and "of memory, more than the" in err
+    assert not out.exists()
+
+
+def test_a_run_resumes_only_on_its_own_data(tmp_path, capsys):
+    from gankit.data import ImageData
+
+    g = torch.Generator().manual_seed(0)
+    mine = ImageData(torch.randint(0, 256, (40, 1, 16, 16), dtype=torch.uint8, generator=g),
+                     torch.randint(0, 10, (40,), generator=g), 10, "mine")
+    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=8", "train.eval_features=",
+                                           "model.g_hidden=8", "model.d_hidden=8", *QUIET])
+    out = tmp_path / "r"
+    train(cfg, out, data=mine)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["data"]["name"] == "mine"
+    code, err = _cli(["resume", str(out), "--steps", "4"], capsys)  # config.yaml says digits
+    assert code == 2 and "was trained on other data ('mine', fingerprint" in err
+    assert len(err.strip().splitlines()) == 1
+    res = train(read_config(out / "config.yaml").model_copy(update={"train": cfg.train.model_copy(update={"steps": 4})}),
+                out, resume=True, data=mine)  # on its own data it goes on
+    assert res.step == 4
+
+
+def test_a_second_sigterm_stops_at_once_with_sigterms_code():
+    from gankit.errors import StopNow
+    from gankit.train import _StopSignals
+
+    outer = signal.getsignal(signal.SIGTERM)
+    try:
+        with _StopSignals(active=True) as stops:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stops.received == signal.SIGTERM
+            with pytest.raises(StopNow) as e:
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert e.value.signum == signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, outer)

@@ -88,8 +88,21 @@ def test_one_step_on_images(net, res, cond, objective):
     res_ = train(cfg)
     assert not torch.equal(params(G0), params(res_.G)) and not torch.equal(params(D0), params(res_.D))
     assert math.isfinite(res_.stats["loss/d"]) and math.isfinite(res_.stats["loss/g"])
-    # EMA after one update: decay·G0 + (1 − decay)·G1 (AveragedModel copies G at its first update).
-    assert res_.G_ema is not res_.G
+    # The EMA's first update copies G (as AveragedModel does), so after one step G_ema = G1.
+    assert torch.equal(params(res_.G_ema), params(res_.G))
+
+
+def test_ema_averages_g_after_its_first_update():
+    """G_ema after step 2 = decay·G1 + (1 − decay)·G2 (eq. of an exponential moving average), G1
+    being G after step 1, which the first update copied."""
+    decay = 0.9
+    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=4", f"train.ema={decay}",
+                                           "train.eval_features=", "model.g_hidden=8", "model.d_hidden=8", *QUIET])
+    snaps = {}
+    res = train(cfg, callback=lambda step, G, D: snaps.setdefault(step, params(G).clone()))
+    expected = decay * snaps[1] + (1 - decay) * snaps[2]
+    assert not torch.equal(snaps[1], snaps[2])
+    torch.testing.assert_close(params(res.G_ema), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_image_nets_reject_toy_data_and_vice_versa():
@@ -133,3 +146,21 @@ def test_evaluation_during_training_does_not_change_training():
     assert "eval/classifier/fid" in runs["classifier"].stats
     assert torch.equal(params(runs["classifier"].G), params(runs[""].G))
     assert torch.equal(params(runs["classifier"].D), params(runs[""].D))
+
+
+@pytest.mark.parametrize("name", OBJECTIVES.names())
+def test_v_and_d_of_x_are_logged_for_the_minimax_family_only(name):
+    res = train(tiny(f"objective.name={name}"))
+    logged = {"V", "D/real", "D/fake"} <= res.stats.keys()
+    assert logged == (name in ("minimax", "nonsaturating"))
+    if logged:  # V = E log D(x) + E log(1 − D(G(z))) ≤ 0, and D's outputs are probabilities
+        assert res.stats["V"] <= 0 and 0 < res.stats["D/real"] < 1 and 0 < res.stats["D/fake"] < 1
+
+
+def test_toy_metrics_measure_the_generator_that_samples():
+    """One rule for every metric, figure and sample: the EMA copy of G when there is one."""
+    cfg = tiny("train.steps=3", "train.ema=0.5", preset="gauss1d")
+    res = train(cfg)
+    assert res.G_ema is not res.G
+    assert res.stats["toy/jsd"] == evaluate_toy(res.G_ema, res.target, 1)["toy/jsd"]
+    assert res.stats["toy/jsd"] != evaluate_toy(res.G, res.target, 1)["toy/jsd"]

@@ -9,6 +9,7 @@ that would build objects other than tensors and plain containers.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -27,12 +28,17 @@ LAST = "last.pt"
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder)."""
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync the folder).
+
+    The state is serialised in memory first, so that a failing write (a full disk) is a plain
+    OSError with its reason, not torch's internal ``[enforce fail ...]`` text."""
     try:
-        write_atomic(path, lambda f: torch.save(state, f), durable=True)
-    except (OSError, RuntimeError) as e:  # torch wraps some write failures (a full disk) in RuntimeError
-        why = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:160]
-        raise GankitError(f"cannot write checkpoint {path}: {why}; the previous checkpoint is intact") from None
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        write_atomic(path, buf.getbuffer(), durable=True)
+    except (OSError, RuntimeError) as e:
+        why = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise GankitError(f"cannot write checkpoint {path}: {why}") from None
 
 
 def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: int) -> Path:
@@ -44,7 +50,12 @@ def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: in
     """
     folder = Path(folder)
     path = folder / f"step_{step:06d}.pt"
-    save_checkpoint(state, path)
+    try:
+        save_checkpoint(state, path)
+    except GankitError as e:
+        kept = (f"the previous checkpoint {folder / LAST} is intact" if (folder / LAST).is_file()
+                else "no checkpoint of this run has been written yet")
+        raise GankitError(f"{e}; {kept}") from None
     tmp = folder / f".{LAST}.link.tmp"
     tmp.unlink(missing_ok=True)
     try:

@@ -23,18 +23,22 @@ def cli() -> None:
 
 
 def _new_run_dir(out: str | None, name: str) -> Path:
-    """``--out`` if it is free, else the first free ``runs/NAME[-k]``; never reuse a run."""
+    """``--out`` if it is free, else the first free ``runs/NAME[-k]``, claimed by creating it (an atomic
+    mkdir: two commands started together take different numbers); never reuse a run."""
+    from .files import check_new_run_dir
+
     if out is not None:
-        p = Path(out)
-        if p.exists() and (not p.is_dir() or any(p.iterdir())):
-            raise GankitError(f"run directory {p} already exists and is not empty; choose another --out")
-        return p
+        return check_new_run_dir(out)  # checked again under the run's lock when training starts
     base = Path("runs") / name
-    p, k = base, 1
-    while p.exists():
-        k += 1
-        p = base.with_name(f"{name}-{k}")
-    return p
+    base.parent.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while True:
+        p = base if k == 1 else base.with_name(f"{name}-{k}")
+        try:
+            p.mkdir()
+            return p
+        except FileExistsError:
+            k += 1
 
 
 @cli.command()
@@ -137,7 +141,8 @@ def resume(run_dir, steps, overrides) -> None:
 @click.argument("run_dir", type=click.Path())
 @click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples.")
 @click.option("--out", required=True, help="Output file: .npy (an array) or .png (a grid or plot).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed: same seed, same samples.")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
+              help="Noise seed (0 to 2^64 − 1): same seed, same samples.")
 @click.option("--class", "klass", type=int, default=None, help="Class to draw (class-conditional runs).")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Redraw noise entries with |z| above this (truncation trick).")
@@ -195,7 +200,9 @@ def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
 def theory(out, as_json) -> None:
     """Check the claims of Goodfellow et al. (2014) numerically; exit 1 if one fails."""
     from .claims import claims_json, format_table, run_claims
+    from .files import check_writable
 
+    check_writable(out)  # before minutes of computing, not after
     rows = run_claims(out, log=lambda s: click.echo(f"theory: {s}", err=True))
     Path(out, "claims.json").write_text(json.dumps(claims_json(rows), indent=1))
     from .report import write_report
@@ -250,6 +257,16 @@ def _error(message: str) -> None:
     click.echo(f"gankit: error: {one}", err=True)
 
 
+def _interrupted(e: BaseException | None) -> None:
+    """Exit as a process stopped by the signal would (128 + its number): a second SIGINT/SIGTERM during
+    training (StopNow, which carries the signal), or Ctrl-C (SIGINT) anywhere."""
+    import signal
+
+    signum = getattr(e, "signum", signal.SIGINT)
+    click.echo(f"gankit: interrupted ({signal.Signals(signum).name}); checkpoints already written are kept", err=True)
+    sys.exit(128 + int(signum))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command; user errors become one line and exit status 2."""
     try:
@@ -261,17 +278,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as e:  # bare `gankit` (or a bare group): the help, not an error
         click.echo(e.format_message())
         sys.exit(0)
-    except click.exceptions.Abort:
-        click.echo("gankit: interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (StopNow included) into Abort
+        _interrupted(e.__cause__ or e.__context__)
     except click.ClickException as e:
         _error(e.format_message())
         sys.exit(e.exit_code)
-    except OSError as e:  # a file the user named or a folder gankit writes: permissions, a full disk
-        where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        _error(f"{e.strerror or e}{where}")
+    except KeyboardInterrupt as e:
+        _interrupted(e)
+    except Exception as e:  # a file gankit reads or writes (permissions, a full disk), or memory
+        from .memory import describe_error, is_out_of_memory
+
+        if not (isinstance(e, OSError) or is_out_of_memory(e)):
+            raise  # a bug: its traceback is the report
+        _error(describe_error(e))
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("gankit: interrupted", err=True)
-        sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)

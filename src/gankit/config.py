@@ -36,7 +36,8 @@ __all__ = [
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: nan or ±inf in any float field (rates, weights, means, stds, γ) is refused
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 MIN_EVAL_SAMPLES = 10  # the k-NN metrics need more than k = 5 neighbours; IS uses 10 splits
@@ -165,7 +166,7 @@ class TrainConfig(_Section):
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of both rates to 0 at the end
     ema: float = Field(0.0, ge=0, lt=1)  # decay of the EMA copy of G used for sampling; 0: no EMA
     augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**64)  # torch seeds are unsigned 64-bit
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_every: int = Field(100, gt=0)
     eval_every: int = Field(1000, ge=0)  # 0: only at the end
@@ -246,13 +247,29 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir() if p.name.endswith(".yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML 1.2 forbids it; PyYAML
+    would silently keep the last value, so a config could say two things)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(text: str, where: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise GankitError(f"{where}: not valid YAML{at}") from None
+        problem = getattr(e, "problem", None)
+        what = f": {problem}" if problem and problem.startswith("duplicate key") else ""
+        raise GankitError(f"{where}: not valid YAML{at}{what}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

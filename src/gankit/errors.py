@@ -29,3 +29,12 @@ class Diverged(GankitError):
     """Training produced a non-finite loss or parameter; the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+class StopNow(KeyboardInterrupt):
+    """A second SIGINT or SIGTERM during training: stop at once (the last checkpoint stays); the
+    command exits 128 + the signal's number, as a process killed by that signal would."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

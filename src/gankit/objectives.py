@@ -124,12 +124,15 @@ class Objective:
     g_loss: Callable[[Tensor], Tensor]
     gp_weight: float = 0.0  # λ of the WGAN-GP gradient penalty
     clip: float | None = None  # WGAN weight clipping: D's parameters clamped to [−c, c]
+    # D trained by the cross-entropy of eq. 1, so σ(logit) estimates D(x) and V(D, G) is the game's
+    # value (−log 4 at the equilibrium); for other objectives neither means anything
+    probabilistic: bool = False
 
 
 OBJECTIVES: Registry[Objective] = Registry("objective")
 for _obj in (
-    Objective("minimax", minimax_d_loss, minimax_g_loss),
-    Objective("nonsaturating", minimax_d_loss, nonsaturating_g_loss),
+    Objective("minimax", minimax_d_loss, minimax_g_loss, probabilistic=True),
+    Objective("nonsaturating", minimax_d_loss, nonsaturating_g_loss, probabilistic=True),
     Objective("wasserstein", wasserstein_d_loss, wasserstein_g_loss, clip=0.01),
     Objective("wgan-gp", wasserstein_d_loss, wasserstein_g_loss, gp_weight=10.0),
     Objective("hinge", hinge_d_loss, wasserstein_g_loss),

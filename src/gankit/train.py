@@ -13,6 +13,8 @@ step and uniformly drawn labels in the G step.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import signal
 import sys
@@ -24,22 +26,23 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
-from tqdm import tqdm
 
 from . import distributed, stats
 from .augment import diff_augment
 from .checkpoint import LAST, load_checkpoint, remove_partial_writes, rng_state, save_rotating, set_rng_state
 from .config import Config, save_config
-from .data import ImageData, load_dataset, to_model_range
+from .data import ImageData, fingerprint, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
-from .errors import Diverged, GankitError
+from .errors import Diverged, GankitError, StopNow
 from .evaluate import evaluate_toy, image_evaluator, run_generator, sample_uint8
 from .fast import StepSums, cuda_graphed, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
+from .files import LOCK_NAME, RunLock, check_new_run_dir, write_atomic
+from .memory import describe_error, is_out_of_memory, require_bytes
 from .nets import build_nets
-from .objectives import get_objective, gradient_penalty, r1_penalty
+from .objectives import gan_value, get_objective, gradient_penalty, r1_penalty
+from .progress import Progress
 
 __all__ = ["train", "TrainResult", "check_resumable", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
 
@@ -100,6 +103,24 @@ def build_run(cfg: Config, device: torch.device, data: GaussianMixture | ImageDa
     return data, G.to(device), D.to(device)
 
 
+def apply_train_overrides(opt: torch.optim.Optimizer, sched, saved: dict, t, side: str) -> None:
+    """Make a resumed optimiser follow ``train.lr_<side>``, ``beta1`` and ``beta2`` where the resumed
+    config (``t``) changed them from the checkpoint's (``saved``, its ``train`` section): the loaded
+    state carries the old values, and config.yaml must describe what runs. The schedule goes on from
+    the new base rate: lr = lr_new · lr_factor(schedule, step, steps), as LambdaLR computes it.
+    Values that did not change are left exactly as loaded (bit-identical resume)."""
+    lr = getattr(t, f"lr_{side}")
+    if saved.get(f"lr_{side}") != lr:
+        sched.base_lrs = [lr] * len(opt.param_groups)
+        for g in opt.param_groups:
+            g["initial_lr"] = lr
+            g["lr"] = lr * lr_factor(t.lr_schedule, sched.last_epoch, t.steps)
+        sched._last_lr = [g["lr"] for g in opt.param_groups]
+    if (saved.get("beta1"), saved.get("beta2")) != (t.beta1, t.beta2):
+        for g in opt.param_groups:
+            g["betas"] = (t.beta1, t.beta2)
+
+
 def lr_factor(schedule: str, step: int, steps: int) -> float:
     """Multiplier of the learning rates for the update after ``step`` of ``steps`` updates."""
     frac = step / steps
@@ -133,8 +154,10 @@ def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int, where: Path) -> None:
-    """One clear line when a checkpoint cannot continue under ``cfg`` on this data."""
+def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int, where: Path,
+                    fp: str | None = None) -> None:
+    """One clear line when a checkpoint cannot continue under ``cfg`` on this data (``fp``: the
+    data's :func:`gankit.data.fingerprint`; None for toy targets, whose config says it all)."""
     saved = state.get("config")
     if not isinstance(saved, dict):
         raise GankitError(f"checkpoint {where} holds no config; it is not a gankit training checkpoint")
@@ -143,12 +166,60 @@ def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int
     if bad:
         raise GankitError(f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
                           "resume it with its own config.yaml")
-    if list(state.get("data_shape", [])) != list(shape) or int(state.get("num_classes", -1)) != n_cls:
-        raise GankitError(f"checkpoint {where} was trained on data of shape {state.get('data_shape')} with "
-                          f"{state.get('num_classes')} classes, but {cfg.data.name} now gives {list(shape)} "
+    if saved.get("train", {}).get("seed", now["train"]["seed"]) != now["train"]["seed"]:
+        raise GankitError(f"train.seed cannot change on resume: the random stream goes on from the state saved in "
+                          f"{where} (seed {saved['train']['seed']})")
+    if list(state["data_shape"]) != list(shape) or state["num_classes"] != n_cls:
+        raise GankitError(f"checkpoint {where} was trained on data of shape {state['data_shape']} with "
+                          f"{state['num_classes']} classes, but {cfg.data.name} now gives {list(shape)} "
                           f"with {n_cls}")
-    if not 0 < int(state.get("step", 0)):
+    saved_data = state.get("data") or {}
+    if saved_data.get("fingerprint") not in (None, fp):
+        raise GankitError(f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
+                          f"{saved_data['fingerprint']}) than {cfg.data.name} gives now (fingerprint {fp}); "
+                          "resume it on its own data (from Python: train(cfg, run_dir, resume=True, data=...))")
+    if state["step"] < 1:
         raise GankitError(f"checkpoint {where} has no step count")
+
+
+def eval_bytes(n: int, shape: tuple[int, ...]) -> int:
+    """About the most memory an evaluation of n samples of ``shape`` holds at once: images as float32
+    and uint8 plus up to 2048-d float64 features (Inception's); toy samples with their float64 distances."""
+    per = math.prod(shape)
+    return n * (per * 5 + 2048 * 8) if len(shape) == 3 else n * (per * 12 + 64 * 8)
+
+
+def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...], evaluates: bool) -> None:
+    """Refuse, before step 1, sizes that clearly cannot fit in this machine's memory (one line each):
+    the networks with their gradients and Adam's two moments (and G's EMA copy); a batch whose inputs
+    alone (real and fake samples, noise, their gradients: 8 float32 copies) do not fit, activations
+    not even counted; the evaluation's samples, which would otherwise fail only at the end of the run.
+    Sizes that pass may still fail at step 1: that is one line too (see ``gankit.memory``)."""
+    t, m = cfg.train, cfg.model
+    params = sum(p.numel() for net in (G, D) for p in net.parameters())
+    require_bytes(4 * (4 * params + (sum(p.numel() for p in G.parameters()) if t.ema > 0 else 0)),
+                  f"the networks (model.g_hidden={m.g_hidden}, model.d_hidden={m.d_hidden}: {params:,} parameters)")
+    require_bytes(8 * 4 * t.batch_size * (math.prod(shape) + m.z_dim), f"train.batch_size={t.batch_size}")
+    if evaluates:  # the final evaluation must not fail for want of memory after hours of training
+        require_bytes(eval_bytes(t.eval_samples, shape), f"train.eval_samples={t.eval_samples}")
+
+
+def toy_eval_record(vals: dict[str, float], n: int, step: int) -> dict:
+    """An eval.json record of a toy run's exact-density metrics (see :func:`gankit.evaluate.evaluate_toy`)."""
+    return {"features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": step,
+            "split": "exact target",
+            "metrics": {k.split("/")[1]: {"value": v, "floor": None,
+                                          "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
+                        for k, v in vals.items()}}
+
+
+def image_eval_record(ev, vals: dict[str, float], n: int, step: int, name: str) -> dict:
+    """An eval.json record of image metrics with their floors (``ev``: the ImageEvaluator)."""
+    from .evaluate import IMAGE_METRICS
+
+    return {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
+            "split": f"{name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
+            "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
 
 
 GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA graph
@@ -181,7 +252,7 @@ class _StopSignals:
 
     def _record(self, signum, frame) -> None:
         if self.received is not None:  # asked twice: stop now, without the checkpoint (the last one stays)
-            raise KeyboardInterrupt
+            raise StopNow(signum)
         self.received = signum
 
     def __exit__(self, *exc) -> None:
@@ -202,15 +273,50 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     dataset or target instead of the one ``cfg.data`` names (e.g. images already in memory).
     ``callback(step, G, D)``, if given, is called after every step (0 included when not resuming),
     e.g. to take snapshots; it must not change the networks.
+
+    The process that writes ``run_dir`` (rank 0 under torchrun) holds its lock (``RUN/.lock``) from
+    start to end: a second process training or resuming the same directory gets one line.
     """
+    W = distributed.init(use_cuda=resolve_device(cfg.train.device).type == "cuda")  # one process unless torchrun
+    writer = run_dir is not None and W.main
+    with RunLock(run_dir) if writer else contextlib.nullcontext():
+        if writer and not resume:
+            check_new_run_dir(run_dir)  # under the lock: two runs started together cannot both pass
+        try:
+            return _train(cfg, run_dir, callback, resume, stop_after, data)
+        except BaseException:
+            if writer and not resume:
+                _remove_if_unused(Path(run_dir))
+            raise
+
+
+def _remove_if_unused(run: Path) -> None:
+    """Remove a new run's folder that a failure left holding nothing but its lock (refused up front)."""
+    if run.is_dir() and all(p.name == LOCK_NAME for p in run.iterdir()):
+        (run / LOCK_NAME).unlink(missing_ok=True)
+        run.rmdir()
+
+
+def _last_good(run: Path | None) -> str:
+    """The end of a divergence message: where the last good checkpoint is, if there is one."""
+    if run is None:
+        return ""
+    last = run / "checkpoints" / LAST
+    return f"; the last good checkpoint is {last}" if last.is_file() else "; no checkpoint had been written yet"
+
+
+def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop_after: int | None,
+           data: GaussianMixture | ImageData | None) -> TrainResult:
     t = cfg.train
     device = resolve_device(t.device)
-    W = distributed.init(use_cuda=device.type == "cuda")  # one process unless started by torchrun
+    W = distributed.world()
     if W.enabled and device.type == "cuda":
         device = torch.device("cuda", W.local_rank)
     data, G, D = build_run(cfg, device, data)  # the same seed everywhere: every process starts from one G, one D
     shape, n_cls = data_spec(data, cfg)
     toy = isinstance(data, GaussianMixture)
+    fp = None if toy else fingerprint(data)  # recorded in checkpoints: a run resumes on its own data only
+    check_sizes(cfg, G, D, shape, evaluates=toy or bool(t.eval_features))
     # The fast path (image nets): bf16 autocast for the forward passes, channels_last activations and
     # weights, fused Adam; on CUDA, one process, the whole step is also replayed from a CUDA graph
     # (see gankit.fast). On by default with CUDA; losses and optimiser state stay float32.
@@ -297,8 +403,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         bad = _nonfinite({f"parameter G.{k}": v for k, v in G.state_dict().items() if v.is_floating_point()}
                          | {f"parameter D.{k}": v for k, v in D.state_dict().items() if v.is_floating_point()})
         if bad is not None:  # never let a broken model replace the last good checkpoint
-            raise Diverged(f"training diverged at step {step}: {bad} is not finite; "
-                           f"the last good checkpoint is {run / 'checkpoints' / LAST}")
+            raise Diverged(f"training diverged at step {step}: {bad} is not finite{_last_good(run)}")
         save_rotating({
             "G": G.state_dict(), "D": D.state_dict(),
             "G_ema": G_ema.module.state_dict() if G_ema is not None else None,
@@ -307,6 +412,7 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             "sched_d": lr_to_floats(schedules[0].state_dict()), "sched_g": lr_to_floats(schedules[1].state_dict()),
             "step": step, "rng": rng_state(), "config": cfg.model_dump(mode="json"),
             "data_shape": list(shape), "num_classes": n_cls,
+            "data": {"name": cfg.data.name if toy else data.name, "fingerprint": fp},
         }, run / "checkpoints", step, t.keep_checkpoints)
 
     # --- the run directory: a new run, or the checkpoint of an interrupted one ------------------
@@ -316,8 +422,8 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             raise GankitError("resume needs the run directory")
         where = run / "checkpoints" / LAST
         state = load_checkpoint(where)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
-        check_resumable(state, cfg, shape, n_cls, where)
-        start = int(state["step"])
+        check_resumable(state, cfg, shape, n_cls, where, fp)
+        start = state["step"]
         if start >= t.steps:
             raise GankitError(f"{run} already finished {start} steps; pass --steps with a larger total to go on")
         try:
@@ -330,8 +436,11 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             if G_ema is not None:
                 G_ema.module.load_state_dict(state["G_ema"])
                 G_ema.n_averaged.fill_(int(state["ema_n"]))
+            saved = state["config"].get("train", {})
+            for opt, sched, side in ((opt_d, schedules[0], "d"), (opt_g, schedules[1], "g")):
+                apply_train_overrides(opt, sched, saved, t, side)
             set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
-        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
             raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None
         if W.main:
             remove_partial_writes(run / "checkpoints")
@@ -399,10 +508,10 @@ def train(cfg: Config, run_dir: str | Path | None = None,
         real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
         row = {k: torch.stack(v).mean() for k, v in penalties.items() if v}
         row["loss/d"] = loss_d
-        # V(D, G) = E log D(x) + E log(1 − D(G(z))) on this batch; −log 4 at the equilibrium
-        row["V"] = -(F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())
-        row["D/real"] = torch.sigmoid(real_logits).mean()
-        row["D/fake"] = torch.sigmoid(fake_logits).mean()
+        if obj.probabilistic:  # σ(logit) is D(x) only for a D trained by eq. 1's cross-entropy
+            row["V"] = gan_value(real_logits, fake_logits)  # V(D, G) on this batch; −log 4 at the equilibrium
+            row["D/real"] = torch.sigmoid(real_logits).mean()
+            row["D/fake"] = torch.sigmoid(fake_logits).mean()
 
         # --- G step: one update of the generator through the fixed D ---------------------------
         D.requires_grad_(False)  # gradients flow through D to G but D's own are not needed
@@ -432,16 +541,44 @@ def train(cfg: Config, run_dir: str | Path | None = None,
             stats.report(k, v)
         return collector.flush(step, reduce)
 
+    G_sample = G_ema.module if G_ema is not None else G  # what samples, is measured and is drawn
+
+    def measure(step: int) -> dict | None:
+        """Evaluation on its own seeded noise (the training RNG is untouched): exact toy metrics, or the
+        image metrics against the cached reference statistics; rank 0 gets the record for eval.json."""
+        if toy:
+            vals = evaluate_toy(G_sample, data, z_dim, n_modes=t.eval_samples) if W.main else {}
+            for k, v in vals.items():
+                stats.report(k, v)
+            return toy_eval_record(vals, t.eval_samples, step) if W.main else None
+        n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
+        samples = distributed.gather_rows(sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
+        if not W.main:
+            return None
+        vals = evaluator.measure(samples)
+        for k, v in vals.items():
+            stats.report(f"eval/{t.eval_features}/{k}", v)
+        return image_eval_record(evaluator, vals, n, step, cfg.data.name)
+
+    def draw(step: int) -> None:  # written atomically: a full disk leaves no empty or torn PNG
+        path = run / "samples" / f"step_{step:06d}.png"
+        if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
+            from .plots import plot_toy_panels  # matplotlib only when figures are written
+
+            title = f"{data.name}, {cfg.objective.name}, step {step}"
+            write_atomic(path, lambda f: plot_toy_panels(G_sample, D, data, z_dim, f, title, seed=SAMPLE_SEED))
+        else:
+            save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
+
     stopped: str | None = None
     check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
     if callback is not None and start == 0:
         callback(0, G, D)
-    bar = tqdm(range(start + 1, t.steps + 1), desc="train", unit="step", initial=start, total=t.steps,
-               disable=True if not (t.progress and W.main) else None, dynamic_ncols=True)
+    progress = Progress(start, t.steps, enabled=t.progress and W.main)
     reduce = distributed.all_mean if W.enabled else None  # logged statistics: the mean over processes
     with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector, \
             _StopSignals(active=run is not None) as signals:
-        for step in bar:
+        for step in range(start + 1, t.steps + 1):
             run_step()  # D steps, G step, EMA (see train_step)
             for sched in schedules:
                 sched.step()
@@ -457,39 +594,24 @@ def train(cfg: Config, run_dir: str | Path | None = None,
                 any_bad, stop_now = distributed.any_flag(bad is not None, stop_now)
                 bad = bad or ("a loss of another process" if any_bad else None)
             if bad is not None:
-                last = f"; the last good checkpoint is {run / 'checkpoints' / LAST}" if run is not None else ""
                 when = "at" if check_every_step else "by"  # on a GPU the guard looks at log steps
-                raise Diverged(f"training diverged {when} step {step}: {bad} is not finite{last}")
-            G_sample = G_ema.module if G_ema is not None else G
+                raise Diverged(f"training diverged {when} step {step}: {bad} is not finite{_last_good(run)}")
 
-            # --- evaluation: on their own seeded noise (the training RNG is untouched) -----------
-            if evaluating and toy and W.main:
-                for k, v in evaluate_toy(G, data, z_dim, n_modes=t.eval_samples).items():
-                    stats.report(k, v)
-            if evaluating and not toy:  # the sampling copy of G against the cached reference statistics
-                n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
-                samples = distributed.gather_rows(
-                    sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
-                if W.main:
-                    for k, v in evaluator.measure(samples).items():
-                        stats.report(f"eval/{t.eval_features}/{k}", v)
-
-            # --- logging --------------------------------------------------------------------------
-            if logging:
-                row = flush(step)
-                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in row.items() if k.startswith("loss/")},
-                                refresh=False)
-
-            # --- sample figure from fixed noise ----------------------------------------------------
-            if out is not None and due(step, t.sample_every, t.steps):
-                path = run / "samples" / f"step_{step:06d}.png"
-                if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
-                    from .plots import plot_toy_panels  # matplotlib only when figures are written
-
-                    plot_toy_panels(G_sample, D, data, z_dim, path, f"{data.name}, {cfg.objective.name}, step {step}",
-                                    seed=SAMPLE_SEED)
-                else:
-                    save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
+            # --- evaluation, logging, sample figure; if one fails, the good weights are saved first --
+            try:
+                record = measure(step) if evaluating else None
+                if logging:
+                    flush(step)
+                if out is not None and due(step, t.sample_every, t.steps):
+                    draw(step)
+            except Exception as e:
+                if out is None or not (isinstance(e, (GankitError, OSError)) or is_out_of_memory(e)):
+                    raise
+                checkpoint(step)
+                raise GankitError(f"{describe_error(e)} (at step {step}; the checkpoint of step {step} is written, "
+                                  f"continue with: gankit resume {run})") from None
+            if record is not None and out is not None and step == t.steps:
+                write_atomic(run / "eval.json", json.dumps(record, indent=1))  # the report's metric table
 
             # --- checkpoint: periodic, at the end, and on a requested stop -------------------------
             if out is not None and (due(step, t.checkpoint_every, t.steps) or stop_now):
@@ -497,19 +619,20 @@ def train(cfg: Config, run_dir: str | Path | None = None,
 
             if callback is not None:
                 callback(step, G, D)
+            progress.step(step, {k: v for k, v in collector.last.items() if k.startswith("loss/")}, logging)
             if stop_now and step < t.steps:
                 stopped = (signal.Signals(signals.received).name if signals.received is not None
                            else "stop_after" if step == stop_after else "SIGTERM")  # else: another process's signal
                 flush(step)
                 break
-    bar.close()
+    progress.close()
     D.requires_grad_(True)
-    return TrainResult(G, D, data, cfg, dict(collector.last), G_ema.module if G_ema is not None else G,
-                       step=step, stopped=stopped)
+    return TrainResult(G, D, data, cfg, dict(collector.last), G_sample, step=step, stopped=stopped)
 
 
 def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
     """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode."""
     from torchvision.utils import save_image
 
-    save_image(run_generator(G, z, y), path, nrow=nrow, normalize=True, value_range=(-1, 1))
+    x = run_generator(G, z, y)
+    write_atomic(path, lambda f: save_image(x, f, format="png", nrow=nrow, normalize=True, value_range=(-1, 1)))
