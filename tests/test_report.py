@@ -1,7 +1,7 @@
 """The HTML report: what each page holds, and the pages opened in headless Chromium.
 
-Chromium is Debian's ``chromium`` package; the session fixture installs it with apt-get when it
-is missing (about 20 s on a machine with a Debian mirror). Each page is opened in a tab driven
+Chromium is Debian's ``chromium`` package, which ``make test`` installs before pytest runs; the
+browser tests are skipped where it is missing (a test never installs anything). Each page is opened in a tab driven
 over the DevTools protocol, which lists every request the page makes: the test asks that there
 be none besides the page's own file, that every <img> decoded to a picture, and that a
 screenshot of the viewport has the requested size and is not blank. A control page shows that
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import html
 import io
 import json
 import math
 import os
+import re
 import select
 import shutil
 import subprocess
-import tempfile
 import time
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from gankit.claims import Claim, claims_json
 from gankit.config import load_config
 from gankit.errors import GankitError
 from gankit.plots import plot_toy_panels
-from gankit.report import THEORY_FIGURES, write_report
+from gankit.report import SAMPLER_RULE, THEORY_FIGURES, write_report
 from gankit.train import train
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -165,7 +167,6 @@ def test_run_page_contents(pages):
 def test_toy_page_has_toy_panels(pages):
     alts = _refs(pages["ring8"]).alts
     assert "JSD(p_data || p_g), nats" in alts and "modes covered (of 8)" in alts
-    assert "<h2>Metrics</h2>" not in pages["ring8"].read_text(encoding="utf-8")  # no eval.json: no table
 
 
 def test_compare_page(pages):
@@ -199,26 +200,241 @@ def test_bad_directories_are_one_line_errors(tmp_path, runs):
         write_report([])
 
 
+# --- what the figures and tables say -------------------------------------------------------------
+
+def _copy_run(src: Path, dst: Path, objective: str | None = None, keys: dict | None = None) -> Path:
+    """A copy of run ``src`` at ``dst``: config.yaml's objective.name replaced by ``objective`` if given,
+    and ``keys`` added to every line of metrics.jsonl that lacks them (as older versions logged)."""
+    import yaml
+
+    shutil.copytree(src, dst)
+    if objective is not None:
+        cfg = yaml.safe_load((dst / "config.yaml").read_text())
+        cfg["objective"]["name"] = objective
+        (dst / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    rows = [json.loads(line) for line in (dst / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        for k, v in (keys or {}).items():
+            row.setdefault(k, v)
+    (dst / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return dst
+
+
+def _config(run: Path) -> dict:
+    """The run's config.yaml as a dict."""
+    import yaml
+
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def _section(page: Path, heading: str) -> str:
+    """The page's HTML from <h2>heading</h2> to the next <h2> (or the end); '' if there is no such heading."""
+    parts = re.split(r"(?=<h2>)", page.read_text(encoding="utf-8"))
+    return next((p for p in parts if p.startswith(f"<h2>{heading}</h2>")), "")
+
+
+def _captions(page: Path) -> dict[str, str]:
+    """Each curve figure's alt text (its title) → its caption, unescaped."""
+    found = re.findall(r'<figure class="card"><img [^>]*?alt="([^"]*)"[^>]*>(?:<figcaption>(.*?)</figcaption>)?',
+                       page.read_text(encoding="utf-8"))
+    return {html.unescape(alt): html.unescape(cap) for alt, cap in found}
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list[list[tuple[str, bool]]]:
+    """Every figure saved during the test, as the (text, parsed as math?) of each of its texts: titles,
+    labels, legends, tick labels (drawn first, so that they exist) and annotations."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    figures: list[list[tuple[str, bool]]] = []
+    save = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        self.canvas.draw()
+        figures.append([(t.get_text(), t.get_parse_math()) for t in self.findobj(Text) if t.get_text()])
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return figures
+
+
+def _figure(figures: list[list[tuple[str, bool]]], title: str) -> list[str]:
+    """The texts of the one figure drawn whose texts include ``title``."""
+    found = [[t for t, _ in f] for f in figures if any(t == title for t, _ in f)]
+    assert len(found) == 1, f"{len(found)} figures titled {title!r}"
+    return found[0]
+
+
+RULE = html.escape(SAMPLER_RULE)  # as the page writes it
+MATH_NAME = r"_run $\foo$ $x^$ a\b_c $"  # a directory name matplotlib would parse as (broken) math text
+MATH_KEY = r"custom/$\alpha$_x^$ \n $"  # and a metric key
+
+
+def test_mathtext_in_names_and_keys_stays_plain_text(runs, tmp_path, drawn):
+    """Run names and metric keys holding $...$, ^, backslashes and underscores are written as they are:
+    the report is written, the page shows them (escaped), every figure text is plain (never parsed
+    as math), and a name starting with "_" is not dropped from a legend."""
+    from gankit.plots import plot_curves
+
+    run = _copy_run(runs["digits"], tmp_path / MATH_NAME, keys={MATH_KEY: 0.5})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        single = write_report([run])
+        compare = write_report([run, runs["ring8"]], tmp_path / "compare.html")
+        plot_curves([(MATH_NAME, {MATH_KEY: ([1, 2, 3], [1e-3, 1.0, 10.0])})], [MATH_KEY], io.BytesIO(), MATH_KEY,
+                    logy=True)  # a log axis: its tick labels must be plain numbers too
+    assert not [str(w.message) for w in caught if "legend" in str(w.message)]
+    for page in (single, compare):
+        text = page.read_text(encoding="utf-8")
+        assert html.escape(MATH_NAME) in text
+    assert MATH_KEY in _refs(single).alts  # the key's own panel, titled with the key
+    texts = [t for f in drawn for t in f]
+    assert texts and not [t for t, math_text in texts if math_text]  # no text of any figure parsed as math
+    assert MATH_KEY in {t for t, _ in texts}  # the panel's title, as written
+    assert " " + MATH_NAME in {t for t, _ in texts}  # the compare page's legend keeps the run
+    assert not [t for t, _ in texts if "mathdefault" in t]  # log-axis ticks written as plain numbers
+
+
+def test_game_curves_only_for_the_minimax_family(runs, tmp_path, drawn):
+    """V, D/real, D/fake and −log 4 mean D(x) and the game's value only when D is trained by cross-entropy
+    (minimax, nonsaturating): a hinge run's page leaves them out and says so, even though its
+    metrics.jsonl has them; a page comparing both draws them for the nonsaturating run only."""
+    game = {"V": -1.3, "D/real": 0.6, "D/fake": 0.4}
+    nonsat = _copy_run(runs["ring8"], tmp_path / "nonsat", "nonsaturating", game)
+    hinge = _copy_run(runs["ring8"], tmp_path / "hinge", "hinge", game)
+    game_panels = {"value V(D, G)", "D(x) on real and on generated data"}
+    assert game_panels <= set(_refs(write_report([nonsat])).alts)
+    assert "-log 4" in _figure(drawn, "value V(D, G)")
+    drawn.clear()
+    alts = _refs(write_report([hinge])).alts
+    assert not game_panels & set(alts) and "losses" in alts
+    text = (hinge / "report.html").read_text(encoding="utf-8")
+    assert "V, D/real, D/fake are logged in metrics.jsonl but not drawn" in text and "objective is hinge" in text
+    hinge_texts = {t for f in drawn for t, _ in f}
+    assert "losses" in hinge_texts and not {"-log 4", "1/2", "D(x), x real", "V(D, G)"} & hinge_texts
+    drawn.clear()
+    compare = write_report([hinge, nonsat], tmp_path / "compare.html")
+    assert game_panels <= set(_refs(compare).alts)
+    for title in game_panels:
+        legend = _figure(drawn, title)
+        assert "nonsat" in legend and "hinge" not in legend
+    assert "-log 4" in _figure(drawn, "value V(D, G)")
+
+
+def test_metric_table_names_what_each_metric_was_measured_on(runs, tmp_path):
+    """eval.json's table: each metric with its sample count and feature network, the floor's split, the
+    sampling generator (G_ema for an EMA run) and the rule behind it, and "better" as eval.json
+    words it (density's ideal is 1, not "higher")."""
+    run = _copy_run(runs["digits"], tmp_path / "digits")
+    near = "near 1 (the real images' own density)"
+    (run / "eval.json").write_text(json.dumps({
+        "features": "classifier", "features_info": "test classifier", "n": 640, "step": 10,
+        "split": "digits: test (360 held-out images for the floor)",
+        "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
+                    "density": {"value": 0.81, "floor": 0.97, "better": near}}}))
+    page = write_report([run])
+    ema = _config(run)["train"]["ema"]
+    assert ema > 0  # the digits preset keeps an EMA copy of G
+    table = _section(page, "Metrics")
+    assert f"Measured on <b>G_ema (EMA decay {ema:g})</b>" in table and RULE in table
+    assert "n = 640 samples" in table and "feature network: <b>classifier</b>" in table
+    assert "360 held-out images for the floor" in table
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", table))
+    assert set(rows) == {"fid", "density"}
+    assert all("<td>640 samples, classifier features</td>" in r for r in rows.values())
+    assert f"<td>{near}</td>" in rows["density"].replace("&#x27;", "'") and "higher" not in rows["density"]
+    assert "<td>lower ↓</td>" in rows["fid"]
+    compare = write_report([run, runs["ring8"]], tmp_path / "compare.html")
+    assert f"density ({near})" in compare.read_text(encoding="utf-8").replace("&#x27;", "'")
+
+
+def test_curves_and_samples_name_generator_samples_and_features(pages, runs):
+    """Curves of metrics logged during training name the feature network and train.eval_samples, toy
+    metrics say exact densities (JSD) or the sample count (modes), and each says which generator it
+    was measured on, as the sample grids do: G_ema for the digits run, G for ring8 (no EMA)."""
+    for name, toy in (("digits", False), ("ring8", True)):
+        cfg = _config(runs[name])["train"]
+        on = f"G_ema (EMA decay {cfg['ema']:g})" if cfg["ema"] > 0 else "G (no EMA)"
+        n = cfg["eval_samples"]
+        samples = _section(pages[name], "Samples")
+        assert f"drawn by {on}" in samples and RULE in samples
+        assert RULE in _section(pages[name], "Training curves")
+        captions = _captions(pages[name])
+        if toy:
+            assert captions["JSD(p_data || p_g), nats"].startswith(f"Measured on {on}: exact densities.")
+            for title in ("modes covered (of 8)", "high-quality samples (share within 3 sigma of a mode)"):
+                assert captions[title].startswith(f"Measured on {on}: {n} samples"), title
+        else:
+            for title in ("fid during training", "kid during training"):
+                assert captions[title].startswith(f"Measured on {on}: {n} samples, classifier features"), title
+        assert not captions["losses"]  # training-batch statistics: no generator to name
+
+
+def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_path):
+    """The run's final metrics come from eval.json whoever wrote it: one that training wrote (never passed
+    to gankit eval) gives the table; without eval.json the page has no table and nothing broken."""
+    run = _copy_run(runs["ring8"], tmp_path / "ring8")
+    (run / "eval.json").unlink(missing_ok=True)
+    page = write_report([run])
+    assert "<h2>Metrics</h2>" not in page.read_text(encoding="utf-8")
+    assert "eval.json" not in page.read_text(encoding="utf-8")  # nothing said of it, nothing broken
+    last = max(json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines())
+    n = _config(run)["train"]["eval_samples"]
+    (run / "eval.json").write_text(json.dumps({
+        "features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": last,
+        "split": "exact target", "source": "training",
+        "metrics": {"jsd": {"value": 0.0123, "floor": None, "better": "lower"},
+                    "modes": {"value": 7, "floor": None, "better": "higher"}}}))
+    table = _section(write_report([run]), "Metrics")
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", table))
+    assert '<td class="num">0.0123</td>' in rows["jsd"] and "<td>exact densities</td>" in rows["jsd"]
+    assert '<td class="num">7</td>' in rows["modes"] and f"<td>{n} samples</td>" in rows["modes"]
+    assert "written at the end of training" in table and "JSD from exact densities" in table
+    assert f"at step {last}" in table and "not drawn" not in table
+    assert 'class="note"' not in table  # the step is the last one: nothing stale
+    ev = json.loads((run / "eval.json").read_text())
+    (run / "eval.json").write_text(json.dumps({**ev, "step": last - 5}))
+    assert f"eval.json measures step {last - 5}, but the run has logged up to step {last}" in \
+        _section(write_report([run]), "Metrics")
+
+
 # --- the page, opened in Chromium ----------------------------------------------------------------
+
+def _find_chromium(known: tuple[str, ...] = ("/usr/bin/chromium",)) -> str | None:
+    """Chromium's path: ``chromium`` on PATH, else the first executable of ``known`` (Debian's package,
+    for a PATH without /usr/bin); None if there is none."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return next((p for p in known if os.path.isfile(p) and os.access(p, os.X_OK)), None)
+
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """The path of Chromium; installs Debian's package if missing (one process at a time)."""
-    with open(Path(tempfile.gettempdir()) / "gankit-chromium-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers: one apt-get, the other waits
-        found = shutil.which("chromium")
-        if found:
-            return found
-        if shutil.which("apt-get") is None or os.geteuid() != 0:
-            pytest.skip("chromium is not installed, and installing it needs apt-get as root")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                                                    "chromium"]):
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-            assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}"
-        found = shutil.which("chromium")
-        assert found, "apt-get installed chromium but it is not on PATH"
-        return found
+    """The path of Chromium. Installing it is the set-up's job (``make test``), never a test's."""
+    found = _find_chromium()
+    if found is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    return found
+
+
+def test_find_chromium_only_looks(monkeypatch, tmp_path):
+    """Finding the browser runs nothing: no apt-get, no subprocess at all."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"finding chromium ran a process: {args}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    exe = tmp_path / "chromium"
+    assert _find_chromium((str(exe),)) is None
+    exe.write_text("#!/bin/sh\n")
+    assert _find_chromium((str(exe),)) is None  # not executable
+    exe.chmod(0o755)
+    assert _find_chromium((str(exe),)) == str(exe)
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/bin/chromium" if name == "chromium" else None)
+    assert _find_chromium((str(exe),)) == "/opt/bin/chromium"
 
 
 def _above_4(fd: int) -> int:
@@ -392,3 +608,23 @@ def test_plot_toy_panels_leaves_rng_and_modes_alone(preset, tmp_path):
     with Image.open(path) as im:
         w, h = im.size
     assert (w, h) == ((750, 380) if preset == "gauss1d" else (1000, 460))
+
+
+@pytest.mark.parametrize("preset", ["gauss1d", "ring8"])
+def test_plot_toy_panels_draws_d_as_a_probability_only_when_asked(preset, tmp_path, drawn):
+    """σ(logit) is D(x), with D* its optimum and ½ its equilibrium, only for the minimax family: with
+    ``probabilistic=False`` (a hinge critic) the figure shows D's raw output and no D*, sigmoid or ½."""
+    cfg = load_config(preset, None, ["train.steps=2", "train.batch_size=16", "model.g_hidden=16",
+                                     "model.d_hidden=16", "objective.name=hinge", *QUIET])
+    res = train(cfg)
+    sizes = []
+    for probabilistic in (True, False):
+        path = tmp_path / f"panels-{probabilistic}.png"
+        plot_toy_panels(res.G, res.D, res.target, cfg.model.z_dim, path, "t", n=4096, probabilistic=probabilistic)
+        with Image.open(path) as im:
+            sizes.append(im.size)
+    as_probability, as_score = ({t for t, _ in f} for f in drawn)
+    said = [lambda t: "D*" in t, lambda t: "sigmoid" in t or t == "D(x)", lambda t: "not a probability" in t]
+    assert [any(map(s, as_probability)) for s in said] == [preset == "gauss1d", True, False]  # D* in 1-D only
+    assert [any(map(s, as_score)) for s in said] == [False, False, True]
+    assert sizes[0] == sizes[1]

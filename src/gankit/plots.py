@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
@@ -11,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from .distributions import GaussianMixture  # noqa: E402
@@ -18,7 +20,55 @@ from .distributions import GaussianMixture  # noqa: E402
 __all__ = ["plot_toy_samples", "plot_toy_panels", "plot_curves", "plot_figure1", "plot_theory_curves", "plot_logit",
            "plot_proposition2", "plot_wgan", "plot_dynamics"]
 
+# Text in gankit's figures is plain text: run directory names and metric keys may hold "$", "\\", "^" or
+# "_", which matplotlib would otherwise parse as math text (and fail on, or silently change). LaTeX is
+# off for the same reason; numbers on the axes come from formatters that write no math text either.
+_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False, "axes.formatter.use_mathtext": False}
 
+
+def _plain_text(plot):
+    """Run a figure function with every text it makes (titles, labels, legends, tick labels,
+    annotations) drawn as written, never parsed as math text."""
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(_PLAIN_TEXT):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+class _PlainLogFormatter(ticker.LogFormatter):
+    """The ticks that matplotlib's log formatter labels, written as plain numbers (0.01, 1e-05):
+    its default writes math text ("$\\mathdefault{10^{-2}}$"), which plain text would show raw."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def _save(fig, path: str | Path | BinaryIO) -> None:
+    """Write ``fig`` as a PNG to ``path`` (a file name or a binary file) and close it; the tick labels of
+    log and symlog axes are switched to plain numbers first (see :data:`_PLAIN_TEXT`)."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            transform = axis.get_transform()
+            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                             (axis.get_minor_formatter, axis.set_minor_formatter)):
+                f = get()
+                if isinstance(f, ticker.LogFormatterMathtext):
+                    put(_PlainLogFormatter(base=transform.base, labelOnlyBase=f.labelOnlyBase,
+                                           minor_thresholds=f.minor_thresholds,
+                                           linthresh=getattr(transform, "linthresh", None)))
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _legend_label(label: str) -> str:
+    """``label`` as a legend shows it: matplotlib leaves out labels that start with "_" (its mark for
+    "no legend entry"), so a run or metric named that way gets a leading space."""
+    return " " + label if label.startswith("_") else label
+
+
+@_plain_text
 def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path, title: str = "") -> None:
     """Samples over the target: a histogram against p_data (1-D) or points over log p_data (2-D)."""
     lo, hi = target.bounds(4.0)
@@ -46,8 +96,7 @@ def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path,
         ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _box(target: GaussianMixture, samples: Tensor) -> tuple[Tensor, Tensor]:
@@ -64,25 +113,32 @@ def _box(target: GaussianMixture, samples: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @torch.no_grad()
-def _d_prob(D: nn.Module, x: Tensor) -> Tensor:
-    """σ(D(x)) as float64 on the CPU, D in eval mode for the call (its mode is restored)."""
+def _d_out(D: nn.Module, x: Tensor, probabilistic: bool = True) -> Tensor:
+    """σ(D(x)) (or, with ``probabilistic`` False, D's raw output) as float64 on the CPU, D in eval mode
+    for the call (its mode is restored)."""
     param = next(D.parameters())
     was_training = D.training
     D.eval()
     try:
-        return torch.sigmoid(D(x.to(param.device, param.dtype)).double().flatten().cpu())
+        out = D(x.to(param.device, param.dtype)).double().flatten().cpu()
+        return torch.sigmoid(out) if probabilistic else out
     finally:
         D.train(was_training)
 
 
+@_plain_text
 def plot_toy_panels(G: nn.Module, D: nn.Module, target: GaussianMixture, z_dim: int, path: str | Path | BinaryIO,
-                    title: str = "", n: int = 2**16, seed: int = 0) -> None:
+                    title: str = "", n: int = 2**16, seed: int = 0, probabilistic: bool = True) -> None:
     """What G and D look like on a toy target, for the sample figures of toy runs.
 
     1-D: p_data (exact) and p_g (histogram of ``n`` samples of G) on the left axis; D(x) = σ(logit)
     and the optimal D*(x) = p_data/(p_data + p_g) on the right one, D* drawn only where the bin
     masses are large enough for the ratio to mean something. 2-D: G's samples over log p_data,
     next to a heat map of D(x) with the target's 3σ contours.
+
+    ``probabilistic``: whether D is trained by the cross-entropy of the minimax objectives
+    (:attr:`gankit.objectives.Objective.probabilistic`). Only then is σ(logit) D(x) and D* its
+    optimum; otherwise the figure shows D's raw output (a critic's score), with no D* and no ½.
 
     Samples come from :func:`gankit.evaluate.generate` with their own seeded noise and D runs
     under ``no_grad`` in eval mode, so the global RNG and the networks' modes are left as found.
@@ -92,61 +148,84 @@ def plot_toy_panels(G: nn.Module, D: nn.Module, target: GaussianMixture, z_dim: 
     x = generate(G, n, z_dim, seed=seed).double()  # [n, d]
     lo, hi = _box(target, x)
     if target.dim == 1:
-        bins = 200
-        edges = torch.linspace(float(lo[0]), float(hi[0]), bins + 1, dtype=torch.float64)
-        width = float(edges[1] - edges[0])
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        p_data = target.cell_masses([edges])  # [bins], exact
-        xs = x[:, 0][torch.isfinite(x[:, 0])]
-        p_g = torch.histc(xs, bins, float(lo[0]), float(hi[0])) / n  # [bins]; mass outside is dropped
+        fig = _toy_panel_1d(D, target, x, lo, hi, probabilistic)
+        fig.axes[0].set_title(title, fontsize=9)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    else:
+        fig = _toy_panels_2d(D, target, x, lo, hi, probabilistic)
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    _save(fig, path)
+
+
+def _toy_panel_1d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool):
+    """The 1-D figure of :func:`plot_toy_panels`: densities on the left axis, D on the right one."""
+    n, bins = len(x), 200
+    edges = torch.linspace(float(lo[0]), float(hi[0]), bins + 1, dtype=torch.float64)
+    width = float(edges[1] - edges[0])
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    p_data = target.cell_masses([edges])  # [bins], exact
+    xs = x[:, 0][torch.isfinite(x[:, 0])]
+    p_g = torch.histc(xs, bins, float(lo[0]), float(hi[0])) / n  # [bins]; mass outside is dropped
+    fine = torch.linspace(float(lo[0]), float(hi[0]), 1000, dtype=torch.float64)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
+    ax.plot(fine.numpy(), target.prob(fine).numpy(), "k:", lw=2, label="p_data")
+    ax.stairs((p_g / width).numpy(), edges.numpy(), color="tab:green", lw=1.5, label=f"p_g ({n} samples)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_xlim(float(lo[0]), float(hi[0]))
+    ax2 = ax.twinx()
+    d = _d_out(D, fine[:, None], probabilistic).numpy()
+    if probabilistic:
         both = p_data + p_g
         d_star = torch.where(both > 1e-3, p_data / both.clamp(min=1e-300), torch.full_like(both, math.nan))
-        fine = torch.linspace(float(lo[0]), float(hi[0]), 1000, dtype=torch.float64)
-        fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
-        ax.plot(fine.numpy(), target.prob(fine).numpy(), "k:", lw=2, label="p_data")
-        ax.stairs((p_g / width).numpy(), edges.numpy(), color="tab:green", lw=1.5, label=f"p_g ({n} samples)")
-        ax.set_xlabel("x")
-        ax.set_ylabel("density")
-        ax.set_xlim(float(lo[0]), float(hi[0]))
-        ax2 = ax.twinx()
-        ax2.plot(fine.numpy(), _d_prob(D, fine[:, None]).numpy(), color="tab:blue", ls="--", lw=1.5, label="D(x)")
+        ax2.plot(fine.numpy(), d, color="tab:blue", ls="--", lw=1.5, label="D(x)")
         ax2.plot(centres.numpy(), d_star.numpy(), color="tab:red", lw=1, alpha=0.8,
                  label="D* = p_data / (p_data + p_g)")
         ax2.axhline(0.5, color="grey", lw=0.5)
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("D")
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=4, fontsize=8, frameon=False)
-        ax.set_title(title, fontsize=9)
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
-    else:
-        res = 160
-        extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-        grid = torch.stack(torch.meshgrid(torch.linspace(extent[0], extent[1], res, dtype=torch.float64),
-                                          torch.linspace(extent[2], extent[3], res, dtype=torch.float64),
-                                          indexing="xy"), -1).reshape(-1, 2)  # [res², 2], rows along x
-        logp = torch.cat([target.log_prob(c) for c in grid.split(4096)]).reshape(res, res)  # chunks: K can be 256
-        d = _d_prob(D, grid).reshape(res, res)
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.6), dpi=100)
-        a1.imshow(logp.clamp(min=-12).numpy(), origin="lower", extent=extent, cmap="Greys", alpha=0.6)
-        shown = x[:5000].numpy()
-        a1.scatter(shown[:, 0], shown[:, 1], s=2, c="tab:green", alpha=0.5, linewidths=0)
-        a1.set_title(f"{len(shown)} samples of G over log p_data", fontsize=9)
+    else:  # a critic's score has no optimum in closed form and no ½: its raw value, nothing more
+        ax2.plot(fine.numpy(), d, color="tab:blue", ls="--", lw=1.5, label="D's output (a score, not a probability)")
+        ax2.set_ylabel("D's output")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    return fig
+
+
+def _toy_panels_2d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool):
+    """The 2-D figure of :func:`plot_toy_panels`: samples over log p_data, and D's heat map."""
+    res = 160
+    extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+    grid = torch.stack(torch.meshgrid(torch.linspace(extent[0], extent[1], res, dtype=torch.float64),
+                                      torch.linspace(extent[2], extent[3], res, dtype=torch.float64),
+                                      indexing="xy"), -1).reshape(-1, 2)  # [res², 2], rows along x
+    logp = torch.cat([target.log_prob(c) for c in grid.split(4096)]).reshape(res, res)  # chunks: K can be 256
+    d = _d_out(D, grid, probabilistic).reshape(res, res)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.6), dpi=100)
+    a1.imshow(logp.clamp(min=-12).numpy(), origin="lower", extent=extent, cmap="Greys", alpha=0.6)
+    shown = x[:5000].numpy()
+    a1.scatter(shown[:, 0], shown[:, 1], s=2, c="tab:green", alpha=0.5, linewidths=0)
+    a1.set_title(f"{len(shown)} samples of G over log p_data", fontsize=9)
+    if probabilistic:
         im = a2.imshow(d.numpy(), origin="lower", extent=extent, cmap="coolwarm", vmin=0, vmax=1)
-        # log p one 3σ step below a component's peak: the outline of every mode (or of the ribbon)
-        a2.contour(grid[:, 0].reshape(res, res).numpy(), grid[:, 1].reshape(res, res).numpy(), logp.numpy(),
-                   levels=[float(logp.max()) - 4.5], colors="k", linewidths=0.6, linestyles="solid")
         a2.set_title("D(x) = sigmoid(logit), target's 3-sigma contours", fontsize=9)
-        fig.colorbar(im, ax=a2, fraction=0.046, pad=0.04)
-        for a in (a1, a2):
-            a.set_xlim(extent[0], extent[1])
-            a.set_ylim(extent[2], extent[3])
-            a.set_aspect("equal")
-        fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    else:  # a score's scale is arbitrary: colours symmetric about 0, which is all the sign says
+        finite = d[torch.isfinite(d)]
+        top = float(finite.abs().max()) if len(finite) else 0.0
+        top = top if top > 0 else 1.0  # a flat D: any symmetric range
+        im = a2.imshow(d.numpy(), origin="lower", extent=extent, cmap="coolwarm", vmin=-top, vmax=top)
+        a2.set_title("D's output (a score, not a probability), target's 3-sigma contours", fontsize=9)
+    # log p one 3σ step below a component's peak: the outline of every mode (or of the ribbon)
+    a2.contour(grid[:, 0].reshape(res, res).numpy(), grid[:, 1].reshape(res, res).numpy(), logp.numpy(),
+               levels=[float(logp.max()) - 4.5], colors="k", linewidths=0.6, linestyles="solid")
+    fig.colorbar(im, ax=a2, fraction=0.046, pad=0.04)
+    for a in (a1, a2):
+        a.set_xlim(extent[0], extent[1])
+        a.set_ylim(extent[2], extent[3])
+        a.set_aspect("equal")
+    return fig
 
 
 _CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
@@ -155,6 +234,7 @@ _CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid
 _LINESTYLES = ["-", "--", ":", "-."]
 
 
+@_plain_text
 def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
                 keys: Sequence[str], path: str | Path | BinaryIO, title: str = "",
                 labels: Mapping[str, str] | None = None, logy: bool = False,
@@ -181,17 +261,18 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
                 positive += [v for v in values if math.isfinite(v) and v > 0]
                 ax.plot(steps, values, color=colours[(i if several else j) % len(colours)],
                         ls=_LINESTYLES[j % len(_LINESTYLES)] if several else "-", lw=1.3,
-                        marker="o" if len(steps) <= 30 else None, ms=3, label=None if several else labels.get(key, key))
+                        marker="o" if len(steps) <= 30 else None, ms=3,
+                        label=None if several else _legend_label(labels.get(key, key)))
         for y, label in hlines:
-            ax.axhline(y, color="k", lw=0.9, ls=":", label=label)
+            ax.axhline(y, color="k", lw=0.9, ls=":", label=_legend_label(label))
         if several:  # colour = run, line style = key
             from matplotlib.lines import Line2D
 
-            handles = [Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=name)
+            handles = [Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=_legend_label(name))
                        for i, (name, series) in enumerate(runs) if any(k in series for k in present)]
             if len(present) > 1:
-                handles += [Line2D([], [], color="grey", ls=_LINESTYLES[j % len(_LINESTYLES)], label=labels.get(k, k))
-                            for j, k in enumerate(present)]
+                handles += [Line2D([], [], color="grey", ls=_LINESTYLES[j % len(_LINESTYLES)],
+                                   label=_legend_label(labels.get(k, k))) for j, k in enumerate(present)]
             ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
         elif len(present) > 1 or hlines:
             ax.legend()
@@ -213,9 +294,10 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
         ax.set_xlabel("step")
         ax.set_title(title)
         fig.tight_layout()
-        fig.savefig(path, format="png")
-        plt.close(fig)
+        _save(fig, path)
 
+
+@_plain_text
 def plot_figure1(stages: Sequence[dict], path: str | Path) -> None:
     """Figure 1 of Goodfellow et al. (2014): p_data, p_g, D and D* at successive stages.
 
@@ -242,10 +324,10 @@ def plot_figure1(stages: Sequence[dict], path: str | Path) -> None:
     h2, l2 = ax2.get_legend_handles_labels()
     fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
+@_plain_text
 def plot_theory_curves(curve: Sequence[tuple[int, float, float, float]], path: str | Path) -> None:
     """JSD(p_data ‖ p_g) and the value of the game against training step.
 
@@ -266,10 +348,10 @@ def plot_theory_curves(curve: Sequence[tuple[int, float, float, float]], path: s
     a2.set_xlabel("step")
     a2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
+@_plain_text
 def plot_logit(fig_data: dict, path: str | Path) -> None:
     """The trained discriminator's logit f against the optimal logit f* = log(p_data/p_g)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
@@ -288,10 +370,10 @@ def plot_logit(fig_data: dict, path: str | Path) -> None:
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
     ax.set_title("G fixed: the trained logit lies on log(p_data/p_g) where both have mass", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
+@_plain_text
 def plot_proposition2(fig_data: dict, path: str | Path) -> None:
     """p_g morphing into p_data under descent on C with D = D*, and C against step."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=110)
@@ -315,10 +397,10 @@ def plot_proposition2(fig_data: dict, path: str | Path) -> None:
     a2.set_xlim(left=0)
     a2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
+@_plain_text
 def plot_wgan(fig_data: dict, path: str | Path) -> None:
     """Arjovsky et al. (2017), example 1: JSD and W1 against θ, and the generator's gradients."""
     import math
@@ -340,10 +422,10 @@ def plot_wgan(fig_data: dict, path: str | Path) -> None:
     a2.set_title("|d/dtheta| of the generator loss", fontsize=9)
     a2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
 
 
+@_plain_text
 def plot_dynamics(fig_data: dict, path: str | Path) -> None:
     """Bimodal target: the final p_g and the generator's gradient norm per step, per objective."""
     names = list(fig_data)
@@ -362,5 +444,4 @@ def plot_dynamics(fig_data: dict, path: str | Path) -> None:
         b.set_xlabel("step")
         b.set_title("|grad of the G loss| per step", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)

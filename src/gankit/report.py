@@ -5,10 +5,11 @@ sheet: no script, no external file, no network request, so it opens offline and 
 
 What a directory holds decides the page:
 
-* a training run (``config.yaml``, ``metrics.jsonl``, ``samples/step_*.png``, maybe ``eval.json``):
-  the metric table with its floors, the last sample figure large and a strip of earlier ones,
-  the curves (losses, D(x) on real and fake, the value V with −log 4, and for toy targets the
-  JSD and the mode statistics, ``eval/<net>/<metric>`` series), the resolved config;
+* a training run (``config.yaml``, ``metrics.jsonl``, ``samples/step_*.png``, maybe ``eval.json``,
+  which ``gankit eval`` or the end of training writes): the metric table with its floors, the last
+  sample figure large and a strip of earlier ones, the curves (losses, D(x) on real and fake and
+  the value V with −log 4 for the minimax objectives, for toy targets the JSD and the mode
+  statistics, ``eval/<net>/<metric>`` series), the resolved config;
 * a theory directory (``claims.json``, or ``figure1.png`` without ``config.yaml``): the claims
   table, pass and fail highlighted, and the figures;
 * several training runs: their curves overlaid (one colour a run), their last sample figures
@@ -16,6 +17,11 @@ What a directory holds decides the page:
 
 Everything is optional inside a run directory: a section whose file or keys are missing is left
 out, so a run still in progress (or one from an older version) gets a page too.
+
+Every metric names what it was measured on: the sampling generator (:data:`SAMPLER_RULE`), the
+number of samples and the feature network (or exact densities). ``V``, ``D/real`` and ``D/fake``
+are drawn only for runs whose config.yaml names an objective of the minimax family
+(:data:`GAME_KEYS`); other runs' pages say that these series were left out.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import GankitError
 from .files import write_atomic
@@ -36,6 +42,12 @@ from .files import write_atomic
 __all__ = ["write_report"]
 
 LOG4 = math.log(4.0)
+# σ(logit) is D(x), and V(D, G) the game's value (−log 4 at its equilibrium), only for a D trained by
+# the cross-entropy of eq. 1: objectives minimax and nonsaturating. Runs of other objectives (older
+# ones logged these series too) get no such curves.
+GAME_KEYS = ("V", "D/real", "D/fake")
+SAMPLER_RULE = ("Metrics, figures and samples of a run are computed on its sampling generator: the EMA copy "
+                "of G (G_ema) when train.ema > 0, otherwise G itself.")
 THEORY_FIGURES = {  # file: caption, in the order the page shows them
     "figure1.png": "Figure 1 of Goodfellow et al. (2014), measured: p_data, p_g, the trained D and D* = "
                    "p_data/(p_data + p_g) at four stages of training.",
@@ -64,6 +76,7 @@ class _Run:
     samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), by step
     evaluation: dict | None = None
     notes: list[str] = field(default_factory=list)  # problems met while reading, shown on the page
+    hidden: list[str] = field(default_factory=list)  # GAME_KEYS logged but not drawn (not the minimax family)
 
     def last(self, key: str) -> float | None:
         """The last finite value of ``key``, if any."""
@@ -160,6 +173,14 @@ def _read_run(p: Path, name: str) -> _Run:
             run.notes.append("config.yaml is not valid YAML")
     if (p / "metrics.jsonl").is_file():
         run.series = _read_series(p / "metrics.jsonl", run.notes)
+    if not _game_objective(run):
+        run.hidden = [k for k in GAME_KEYS if run.series.pop(k, None) is not None]
+    if run.hidden:
+        objective = _cfg(run, "objective", "name")
+        run.notes.append(f"{', '.join(run.hidden)} are logged in metrics.jsonl but not drawn: σ(logit) is D(x), "
+                         "and V the game's value with −log 4 at its equilibrium, only when D is trained by the "
+                         "cross-entropy of objectives minimax and nonsaturating; this run's objective is "
+                         + (str(objective) if objective else "not named in config.yaml") + ".")
     for png in (p / "samples").glob("step_*.png") if (p / "samples").is_dir() else []:
         m = re.fullmatch(r"step_(\d+)\.png", png.name)
         if m:
@@ -186,8 +207,8 @@ def _cfg(run: _Run, section: str, key: str) -> Any:
     return sec.get(key) if isinstance(sec, dict) else None
 
 
-def _mode_count(run: _Run) -> int | None:
-    """How many separate modes the run's toy target has (None for images, continuous shapes, or unknown)."""
+def _toy_target(run: _Run):
+    """The run's toy target (a GaussianMixture), or None for images, unknown or unreadable configs."""
     try:
         from .config import read_config
         from .distributions import make_target
@@ -195,10 +216,52 @@ def _mode_count(run: _Run) -> int | None:
         cfg = read_config(run.path / "config.yaml")
         if not cfg.data.is_toy:
             return None
-        target = make_target(cfg.data.name, **cfg.data.target_params())
-        return len(target.weights) if target.discrete_modes else None
-    except (GankitError, OSError, ValueError, TypeError, KeyError):  # a title's decoration: never stop the page
+        return make_target(cfg.data.name, **cfg.data.target_params())
+    except (GankitError, OSError, ValueError, TypeError, KeyError):  # a caption's detail: never stop the page
         return None
+
+
+def _mode_count(run: _Run) -> int | None:
+    """How many separate modes the run's toy target has (None for images, continuous shapes, or unknown)."""
+    target = _toy_target(run)
+    return len(target.weights) if target is not None and target.discrete_modes else None
+
+
+def _game_objective(run: _Run) -> bool:
+    """Whether config.yaml names an objective whose D is trained by eq. 1's cross-entropy (the
+    minimax family), so that σ(logit) is D(x) and V(D, G) the game's value; False when unknown."""
+    from .objectives import OBJECTIVES
+
+    name = _cfg(run, "objective", "name")
+    return isinstance(name, str) and name in OBJECTIVES and OBJECTIVES[name].probabilistic
+
+
+def _sampler(run: _Run) -> str:
+    """The generator behind the run's metrics, figures and samples, in words (see SAMPLER_RULE)."""
+    ema = _number(_cfg(run, "train", "ema"))
+    if ema is None:
+        return "G_ema or G (config.yaml gives no train.ema)"
+    return f"G_ema (EMA decay {ema:g})" if ema > 0 else "G (no EMA)"
+
+
+def _eval_samples(run: _Run) -> str:
+    """How many samples the metrics logged during training were measured on (train.eval_samples)."""
+    n = _number(_cfg(run, "train", "eval_samples"))
+    return f"{n:g} samples" if n is not None else "train.eval_samples samples (not in config.yaml)"
+
+
+def _jsd_basis(run: _Run) -> str:
+    """How a toy run's JSD is computed, in words (see :func:`gankit.evaluate.evaluate_toy`)."""
+    import inspect
+
+    from .evaluate import evaluate_toy
+
+    target = _toy_target(run)
+    if target is not None and target.dim == 1 and _cfg(run, "model", "z_dim") == 1:
+        p_g = "pushed through G on a quadrature grid over z"
+    else:
+        p_g = f"from {inspect.signature(evaluate_toy).parameters['n_jsd'].default:,} samples"
+    return f"JSD from exact densities: p_data's grid-cell masses exact, p_g's {p_g}"
 
 
 # --- HTML pieces ---------------------------------------------------------------------------------
@@ -307,6 +370,18 @@ class _Panel:
     logy: bool = False
     hlines: list[tuple[float, str]] = field(default_factory=list)
     ylim: tuple[float, float] | None = None
+    # what a run's values were measured on, for metrics of the sampling generator (figure and caption)
+    measured: Callable[[_Run], str] | None = None
+    caption: str = ""  # said under the figure
+
+
+GAME_CAPTION = ("Drawn for runs whose objective is minimax or nonsaturating only: there D is trained by "
+                "cross-entropy, so σ(logit) is D(x) and V is the game's value.")
+
+
+def _measured(what: Callable[[_Run], str]) -> Callable[[_Run], str]:
+    """A panel's ``measured``: the sampling generator, then ``what`` (samples, features) of a run."""
+    return lambda r: f"measured on {_sampler(r)}: {what(r)}"
 
 
 def _panels(runs: list[_Run]) -> list[_Panel]:
@@ -315,35 +390,58 @@ def _panels(runs: list[_Run]) -> list[_Panel]:
     panels = [
         _Panel("losses", ["loss/d", "loss/g"], {"loss/d": "D loss", "loss/g": "G loss"}),
         _Panel("D(x) on real and on generated data", ["D/real", "D/fake"],
-               {"D/real": "D(x), x real", "D/fake": "D(G(z))"}, hlines=[(0.5, "1/2")], ylim=(0, 1)),
+               {"D/real": "D(x), x real", "D/fake": "D(G(z))"}, hlines=[(0.5, "1/2")], ylim=(0, 1),
+               caption=GAME_CAPTION),
         _Panel("value V(D, G)", ["V", "C(G)"], {"V": "V(D, G)", "C(G)": "-log 4 + 2 JSD (the value at D*)"},
-               hlines=[(-LOG4, "-log 4")]),
+               hlines=[(-LOG4, "-log 4")], caption=GAME_CAPTION),
         _Panel("penalties", ["loss/gp", "loss/r1"], {"loss/gp": "gradient penalty", "loss/r1": "R1"}),
-        _Panel("JSD(p_data || p_g), nats", ["toy/jsd"], {"toy/jsd": "JSD"}, logy=True,
-               hlines=[(math.log(2), "log 2 (disjoint)")]),
+        *_toy_panels(runs),
+        *_eval_panels(present),
     ]
+    known = {k for p in panels for k in p.keys}
+    panels += [_Panel(k, [k]) for k in sorted(present - known)]
+    return [p for p in panels if any(k in present for k in p.keys)]
+
+
+def _toy_panels(runs: list[_Run]) -> list[_Panel]:
+    """JSD (exact densities) and the mode statistics (train.eval_samples samples) of toy runs."""
+    toy = [r for r in runs if "toy/jsd" in r.series]
+    basis = "; ".join(dict.fromkeys(_jsd_basis(r) for r in toy)) + "." if toy else ""
     n_modes = _mode_count(runs[0]) if len(runs) == 1 else None
-    panels.append(_Panel("modes covered" + (f" (of {n_modes})" if n_modes else ""), ["toy/modes"],
-                         {"toy/modes": "modes"}, hlines=[(n_modes, f"all {n_modes}")] if n_modes else []))
-    panels += [
-        _Panel("high-quality samples (share within 3 sigma of a mode)", ["toy/high_quality"], ylim=(0, 1)),
-        _Panel("KL(mode histogram || uniform), nats", ["toy/kl_uniform"]),
+    samples = _measured(_eval_samples)
+    return [
+        _Panel("JSD(p_data || p_g), nats", ["toy/jsd"], {"toy/jsd": "JSD"}, logy=True,
+               hlines=[(math.log(2), "log 2 (disjoint)")], measured=_measured(lambda r: "exact densities"),
+               caption=basis + " A lower bound on the continuous JSD (data-processing inequality)." if toy else ""),
+        _Panel("modes covered" + (f" (of {n_modes})" if n_modes else ""), ["toy/modes"], {"toy/modes": "modes"},
+               hlines=[(n_modes, f"all {n_modes}")] if n_modes else [], measured=samples),
+        _Panel("high-quality samples (share within 3 sigma of a mode)", ["toy/high_quality"], ylim=(0, 1),
+               measured=samples),
+        _Panel("KL(mode histogram || uniform), nats", ["toy/kl_uniform"], measured=samples),
     ]
-    # eval/<net>/<metric>: one panel a metric, a line a feature network; the four shares in [0, 1] together
+
+
+def _eval_panels(present: set[str]) -> list[_Panel]:
+    """eval/<net>/<metric>: one panel a metric, a line a feature network; the four shares in [0, 1] together.
+    Each names its feature network and train.eval_samples, the sample count behind it."""
     evals = sorted(k for k in present if k.startswith("eval/") and k.count("/") == 2)
     nets = sorted({k.split("/")[1] for k in evals})
     metrics = {k.split("/")[2] for k in evals}
     shares = [m for m in ("precision", "recall", "density", "coverage") if m in metrics]
     groups = [[m] for m in ("fid", "kid", "is") if m in metrics] + ([shares] if shares else [])
     groups += [[m] for m in sorted(metrics - {"fid", "kid", "is", *shares})]
+    panels = []
     for group in groups:
         keys = [f"eval/{net}/{m}" for m in group for net in nets]
         labels = {f"eval/{net}/{m}": " ".join(([net] if len(nets) > 1 or len(group) == 1 else [])
                                               + ([m] if len(group) > 1 else [])) for m in group for net in nets}
-        panels.append(_Panel(f"{', '.join(group)} during training", keys, labels))
-    known = {k for p in panels for k in p.keys}
-    panels += [_Panel(k, [k]) for k in sorted(present - known)]
-    return [p for p in panels if any(k in present for k in p.keys)]
+
+        def what(r: _Run, keys: list[str] = keys) -> str:
+            used = sorted({k.split("/")[1] for k in keys if k in r.series})
+            return f"{_eval_samples(r)}, {', '.join(used)} features"
+
+        panels.append(_Panel(f"{', '.join(group)} during training", keys, labels, measured=_measured(what)))
+    return panels
 
 
 def _with_derived(run: _Run) -> dict[str, tuple[list[int], list[float]]]:
@@ -356,15 +454,41 @@ def _with_derived(run: _Run) -> dict[str, tuple[list[int], list[float]]]:
 
 
 def _curve_figures(runs: list[_Run]) -> list[str]:
+    """One <figure> a panel. What a panel's metric was measured on goes under its title when every run
+    shown agrees, else beside each run's name in the legend; the caption says it either way."""
     from .plots import plot_curves
 
-    named = [(r.name, _with_derived(r)) for r in runs]
     out = []
     for p in _panels(runs):
+        named = [(r.name, _with_derived(r)) for r in runs]
+        title, caption = p.title, p.caption
+        if p.measured is not None:
+            notes = {r.name: p.measured(r) for r in runs if any(k in r.series for k in p.keys)}
+            if len(set(notes.values())) == 1:
+                note = next(iter(notes.values()))
+                title += "\n" + note
+                said = note[:1].upper() + note[1:]
+            else:
+                named = [(f"{n}, {notes[n]}" if n in notes else n, s) for n, s in named]
+                said = "; ".join(f"{n}: {t}" for n, t in notes.items())
+            caption = f"{said}. {caption}".strip()
         buf = io.BytesIO()
-        plot_curves(named, p.keys, buf, p.title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
-        out.append(f'<figure class="card">{_img(buf.getvalue(), p.title, width=580)}</figure>')
+        plot_curves(named, p.keys, buf, title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
+        cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+        out.append(f'<figure class="card">{_img(buf.getvalue(), p.title, width=580)}{cap}</figure>')
     return out
+
+
+def _curves_section(runs: list[_Run]) -> list[str]:
+    """The training curves, with what they were computed on."""
+    figs = _curve_figures(runs)
+    if not figs:
+        return []
+    on = "; ".join(f"{r.name}: {_sampler(r)}" for r in runs) if len(runs) > 1 else _sampler(runs[0])
+    return ["<h2>Training curves</h2>",
+            f'<p class="caption">Losses, penalties, D(x) and V are means over training batches of G and D. '
+            f"{_e(SAMPLER_RULE)} The toy and eval/ metrics below are measured on {_e(on)}.</p>",
+            f'<div class="grid">{"".join(figs)}</div>']
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -380,26 +504,70 @@ def _summary(run: _Run) -> str:
     return line
 
 
+def _better(m: dict) -> str:
+    """Which way a metric is better, as eval.json says it: "lower" and "higher" get an arrow, any other
+    wording (density's ideal is 1, say) is shown as written."""
+    b = m.get("better")
+    return "" if b is None else {"lower": "lower ↓", "higher": "higher ↑"}.get(b, str(b))
+
+
+def _toy_eval(ev: dict) -> bool:
+    """Whether an eval.json holds a toy run's exact-density metrics (no feature network)."""
+    return ev.get("features") in (None, "", "none")
+
+
+def _metric_basis(ev: dict, name: str) -> str:
+    """What one metric of eval.json was measured on: its sample count and feature network (toy runs:
+    exact densities for the JSD, n samples for the mode statistics)."""
+    n = f"{ev['n']} samples" if ev.get("n") is not None else "n not recorded"
+    if _toy_eval(ev):
+        return "exact densities" if name == "jsd" else n
+    return f"{n}, {ev['features']} features"
+
+
+def _eval_caption(run: _Run) -> str:
+    """The line above the metric table (HTML): generator, n, feature network, step, floor, source."""
+    ev = run.evaluation or {}
+    if _toy_eval(ev):
+        net = _e(ev.get("features_info") or "no feature network")
+    else:
+        net = f"feature network: <b>{_e(ev['features'])}</b>" + (f" ({_e(ev['features_info'])})"
+                                                                 if ev.get("features_info") else "")
+    src = ev.get("source")
+    origin = ("from eval.json, written at the end of training" if src == "training"
+              else f"from eval.json (source: {_e(src)})" if src else "from eval.json")
+    info = [f"Measured on <b>{_e(_sampler(run))}</b>",
+            f"n = {_e(ev['n'])} samples" if ev.get("n") is not None else "", net,
+            f"at step {_e(ev['step'])}" if ev.get("step") is not None else "",
+            f"floor: {_e(ev['split'])}" if ev.get("split") else "", origin]
+    return " · ".join(i for i in info if i) + "."
+
+
 def _eval_section(run: _Run) -> list[str]:
-    ev, metrics = run.evaluation, run.metrics
+    """The metrics of eval.json beside their floors, each naming what it was measured on."""
+    ev, metrics = run.evaluation or {}, run.metrics
     if not metrics:
         return []
     rows = []
     for name, m in metrics.items():
         m = m if isinstance(m, dict) else {"value": m}
-        better = {"lower": "lower ↓", "higher": "higher ↑"}.get(m.get("better"), "")
         rows.append(f'<tr><td>{_e(name)}</td><td class="num">{_fmt(m.get("value"))}</td>'
-                    f'<td class="num">{_fmt(m.get("floor"))}</td><td>{_e(better)}</td></tr>')
-    info = [f"feature network: <b>{_e(ev['features'])}</b>" if ev.get("features") else "",
-            _e(ev["features_info"]) if ev.get("features_info") else "",
-            f"n = {_e(ev['n'])} samples" if ev.get("n") is not None else "",
-            f"at step {_e(ev['step'])}" if ev.get("step") is not None else "",
-            f"floor: {_e(ev['split'])}" if ev.get("split") else ""]
-    return ["<h2>Metrics</h2>",
-            '<table><tr><th>metric</th><th class="num">value</th><th class="num">floor</th><th>better</th></tr>'
-            + "".join(rows) + "</table>",
-            f'<p class="caption">{" · ".join(i for i in info if i)}. The floor is the same metric measured on '
-            "held-out real images: what a perfect generator would score.</p>"]
+                    f'<td class="num">{_fmt(m.get("floor"))}</td><td>{_e(_better(m))}</td>'
+                    f"<td>{_e(_metric_basis(ev, name))}</td></tr>")
+    after = []
+    if any(isinstance(m, dict) and _number(m.get("floor")) is not None for m in metrics.values()):
+        after.append("The floor is the same metric measured on held-out real images against the reference: "
+                     "what a perfect generator would read with that many samples.")
+    if _toy_eval(ev) and "jsd" in metrics:
+        after.append(_jsd_basis(run) + ".")
+    after.append(SAMPLER_RULE)
+    step, last = _number(ev.get("step")), run.last_step
+    stale = [f"eval.json measures step {step:g}, but the run has logged up to step {last}: "
+             "gankit eval RUN_DIR measures its newest weights."] if step is not None and last and step < last else []
+    return ["<h2>Metrics</h2>", f'<p class="caption">{_eval_caption(run)}</p>',
+            '<table><tr><th>metric</th><th class="num">value</th><th class="num">floor</th><th>better</th>'
+            "<th>measured on</th></tr>" + "".join(rows) + "</table>",
+            f'<p class="caption">{_e(" ".join(after))}</p>', *_notes(stale)]
 
 
 def _strip(samples: list[tuple[int, Path]], k: int = 8) -> list[tuple[int, Path]]:
@@ -411,28 +579,30 @@ def _strip(samples: list[tuple[int, Path]], k: int = 8) -> list[tuple[int, Path]
 
 
 def _samples_section(run: _Run) -> list[str]:
+    """The last sample figure large, a strip of earlier ones, and the generator that drew them."""
     if not run.samples:
         return []
     step, last = run.samples[-1]
+    by = f"drawn by {_sampler(run)}"  # G_ema or G: see SAMPLER_RULE
     big = (f'<figure class="card">{_img(last.read_bytes(), f"samples at step {step}")}'
-           f"<figcaption>step {step}: the last sample figure (samples/{_e(last.name)})</figcaption></figure>")
+           f"<figcaption>step {step}: the last sample figure (samples/{_e(last.name)}), {_e(by)}</figcaption></figure>")
     strip = ""
     if len(run.samples) > 1:
         thumbs = "".join(f'<figure>{_img(p.read_bytes(), f"samples at step {s}", width=200)}'
                          f"<figcaption>step {s}</figcaption></figure>" for s, p in _strip(run.samples))
-        strip = (f'<div class="card strip"><p class="caption">Over training, from the same fixed noise</p>'
-                 f'<div class="thumbs">{thumbs}</div></div>')
-    return ["<h2>Samples</h2>", f'<div class="samples">{big}{strip}</div>']
+        strip = (f'<div class="card strip"><p class="caption">Over training, from the same fixed noise, '
+                 f'{_e(by)}</p><div class="thumbs">{thumbs}</div></div>')
+    return ["<h2>Samples</h2>", f'<p class="caption">Samples {_e(by)}. {_e(SAMPLER_RULE)}</p>',
+            f'<div class="samples">{big}{strip}</div>']
 
 
 def _run_page(run: _Run) -> str:
     body = [f"<h1>{_e(run.name)}</h1>", f'<p class="sub">{_summary(run)}</p>', *_notes(run.notes)]
     body += _eval_section(run)
     body += _samples_section(run)
-    figs = _curve_figures([run])
-    if figs:
-        body += ["<h2>Training curves</h2>", f'<div class="grid">{"".join(figs)}</div>']
-    elif not run.series:
+    curves = _curves_section([run])
+    body += curves
+    if not curves and not run.series:
         body += ['<p class="note">No metrics logged yet (metrics.jsonl is missing or empty).</p>']
     if run.config_text is not None:
         body += ["<h2>Config</h2>", f'<pre class="cfg">{_e(run.config_text)}</pre>']
@@ -440,40 +610,49 @@ def _run_page(run: _Run) -> str:
     return _page(f"gankit report: {run.name}", body)
 
 
-def _compare_page(runs: list[_Run]) -> str:
-    names = ", ".join(r.name for r in runs)
-    body = [f"<h1>{len(runs)} runs compared</h1>", f'<p class="sub">{_e(names)}</p>']
-    for r in runs:
-        body += _notes([f"{r.name}: {n}" for n in r.notes])
+def _runs_table(runs: list[_Run]) -> list[str]:
+    """The comparison's table: one row a run, its eval.json metrics (with what they were measured on)."""
     metric_names = list(dict.fromkeys(m for r in runs for m in r.metrics))
+    better = {m: " / ".join(dict.fromkeys(b for r in runs if isinstance(r.metrics.get(m), dict)
+                                          for b in [_better(r.metrics[m])] if b)) for m in metric_names}
     toy = any("toy/jsd" in r.series for r in runs)
-    head = ["run", "data", "model", "objective", "last step"] + (["JSD (last)"] if toy else []) + metric_names
+    head = (["run", "data", "model", "objective", "sampling generator", "metrics measured on", "last step"]
+            + (["JSD (last)"] if toy else []) + [f"{m} ({better[m]})" if better[m] else m for m in metric_names])
     rows = []
     for r in runs:
+        ev = r.evaluation or {}
+        basis = ("–" if not r.metrics else _metric_basis(ev, "") if not _toy_eval(ev)
+                 else f"JSD: exact densities; modes: {_metric_basis(ev, 'modes')}")
         cells = [_e(r.name), _e(_cfg(r, "data", "name") or "–"), _e(_cfg(r, "model", "name") or "–"),
-                 _e(_cfg(r, "objective", "name") or "–"), _fmt(r.last_step)]
+                 _e(_cfg(r, "objective", "name") or "–"), _e(_sampler(r)), _e(basis), _fmt(r.last_step)]
         if toy:
             cells.append(_fmt(r.last("toy/jsd")))
         for m in metric_names:
             v = r.metrics.get(m)
             cells.append(_fmt(v.get("value") if isinstance(v, dict) else v))
         rows.append(cells)
-    body += ["<h2>Runs</h2>", _table([_e(h) for h in head], rows, first_number=4)]
-    feats = [f"{r.name}: {r.evaluation.get('features')}, n = {r.evaluation.get('n')}" for r in runs
-             if r.evaluation and r.evaluation.get("features")]
-    if feats:
-        body.append(f'<p class="caption">Metrics from eval.json; feature networks: {_e("; ".join(feats))}.</p>')
+    table = _table([_e(h) for h in head], rows, first_number=6)
+    return ["<h2>Runs</h2>", table,
+            f'<p class="caption">Metrics from each run\'s eval.json, measured on its sampling generator. '
+            f"{_e(SAMPLER_RULE)}</p>"]
+
+
+def _compare_page(runs: list[_Run]) -> str:
+    names = ", ".join(r.name for r in runs)
+    body = [f"<h1>{len(runs)} runs compared</h1>", f'<p class="sub">{_e(names)}</p>']
+    for r in runs:
+        body += _notes([f"{r.name}: {n}" for n in r.notes])
+    body += _runs_table(runs)
     with_samples = [r for r in runs if r.samples]
     if with_samples:
         cols = min(len(with_samples), 3)
         figs = "".join(
             f'<figure class="card">{_img(r.samples[-1][1].read_bytes(), f"{r.name} samples")}'
-            f"<figcaption><b>{_e(r.name)}</b>, step {r.samples[-1][0]}</figcaption></figure>" for r in with_samples)
-        body += ["<h2>Last samples</h2>",
+            f"<figcaption><b>{_e(r.name)}</b>, step {r.samples[-1][0]}, drawn by {_e(_sampler(r))}</figcaption>"
+            "</figure>" for r in with_samples)
+        body += ["<h2>Last samples</h2>", f'<p class="caption">{_e(SAMPLER_RULE)}</p>',
                  f'<div class="side" style="grid-template-columns: repeat({cols}, 1fr)">{figs}</div>']
-    figs = _curve_figures(runs)
-    if figs:
-        body += ["<h2>Training curves</h2>", f'<div class="grid">{"".join(figs)}</div>']
+    body += _curves_section(runs)
     body.append("<h2>Configs</h2>")
     for r in runs:
         text = r.config_text if r.config_text is not None else "(no config.yaml)"
@@ -500,7 +679,8 @@ def _theory_page(p: Path) -> str:
                 passed += ok
             cls, verdict = ("report", "report") if report_only else (("pass", "pass") if ok else ("fail", "FAIL"))
             rows.append(f'<tr class="{cls}"><td>{_e(c.get("check", ""))}</td>'
-                        + "".join(f'<td class="num">{_fmt6(c.get(k))}</td>' for k in ("theory", "measured", "tolerance"))
+                        + "".join(f'<td class="num">{_fmt6(c.get(k))}</td>'
+                                  for k in ("theory", "measured", "tolerance"))
                         + f'<td class="verdict">{verdict}</td></tr>')
         badge = "ok" if passed == checked else "bad"
         body += ["<h2>Claims</h2>",

@@ -566,7 +566,8 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
             from .plots import plot_toy_panels  # matplotlib only when figures are written
 
             title = f"{data.name}, {cfg.objective.name}, step {step}"
-            write_atomic(path, lambda f: plot_toy_panels(G_sample, D, data, z_dim, f, title, seed=SAMPLE_SEED))
+            write_atomic(path, lambda f: plot_toy_panels(G_sample, D, data, z_dim, f, title, seed=SAMPLE_SEED,
+                                                         probabilistic=obj.probabilistic))
         else:
             save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
 
