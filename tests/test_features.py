@@ -109,3 +109,150 @@ def test_data_hash_changes_with_one_pixel():
     e = ImageData(d.images.clone(), d.labels, 10, "digits")
     e.images[0, 0, 0, 0] += 1
     assert data_hash(d) != data_hash(e) and data_hash(d) == data_hash(load_dataset("digits"))
+
+
+# --- caches that do not check out are rebuilt ---------------------------------------------------------------
+
+def _quick_train(calls):
+    """An untrained, seeded classifier in place of training one (these tests are about the cache), counting calls."""
+    from gankit.features import Classifier
+
+    def fake_train(train, test, seed=0, log=None):
+        calls.append(1)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = Classifier(train.shape[0], train.shape[1], train.num_classes)
+        return net.eval(), 0.75
+
+    return fake_train
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)
+
+
+CLASSIFIER_DAMAGE = {
+    "garbage bytes": lambda p: p.write_bytes(b"\x00garbage" * 10),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:100]),
+    "wrong keys": lambda p: torch.save({"weights": _state(p)["net"], "acc": 0.9}, p),
+    "renamed layer": lambda p: torch.save({**_state(p), "net": {k.replace("head", "fc"): v
+                                                                for k, v in _state(p)["net"].items()}}, p),
+    "head of the wrong shape": lambda p: torch.save({**_state(p), "net": {**_state(p)["net"],
+                                                                          "head.weight": torch.zeros(7, 128)}}, p),
+    "NaN accuracy": lambda p: torch.save({**_state(p), "accuracy": float("nan")}, p),
+    "text accuracy": lambda p: torch.save({**_state(p), "accuracy": "x"}, p),
+    "accuracy above 1": lambda p: torch.save({**_state(p), "accuracy": 3.0}, p),
+    "infinite weight": lambda p: torch.save({**_state(p), "net": {**_state(p)["net"],
+                                                                  "head.bias": torch.full((10,), float("inf"))}}, p),
+    "another class count": lambda p: torch.save({**_state(p), "num_classes": 7}, p),
+}
+
+
+@pytest.mark.parametrize("damage", list(CLASSIFIER_DAMAGE))
+def test_a_damaged_cached_classifier_is_retrained_and_recached(tmp_path, monkeypatch, damage):
+    import gankit.features
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    calls, lines = [], []
+    monkeypatch.setattr(gankit.features, "train_classifier", _quick_train(calls))
+    a, b, _ = load_splits("digits")
+    first = get_feature_net("classifier", a, b)
+    path = tmp_path / f"{first.key}.pt"
+    assert calls == [1] and path.is_file()
+    CLASSIFIER_DAMAGE[damage](path)
+    again = get_feature_net("classifier", a, b, log=lines.append)
+    assert calls == [1, 1]  # trained again, not a traceback
+    assert any("unusable" in line for line in lines) and any("rebuilt and re-cached" in line for line in lines)
+    assert np.array_equal(again(b.images[:20])[0], first(b.images[:20])[0]) and "accuracy 0.7500" in again.info
+    lines.clear()
+    get_feature_net("classifier", a, b, log=lines.append)  # the rewritten entry is good: no third training
+    assert calls == [1, 1] and lines == []
+
+
+def _digits_evaluator(tmp_path, monkeypatch, lines):
+    import gankit.features
+    from gankit.config import load_config
+    from gankit.evaluate import image_evaluator
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(gankit.features, "train_classifier", _quick_train([]))
+    return image_evaluator(load_config("digits"), "classifier", n=300, log=lines.append)
+
+
+FLOOR_DAMAGE = {
+    "a metric that is text": '{"fid": "x"}',
+    "metrics missing": '{"fid": 1.0}',
+    "not an object": "[1, 2, 3]",
+    "not JSON": "\x00\x01 garbage",
+    "NaN": None,  # every metric present, one NaN (json writes NaN; it is not a number to trust)
+    "a boolean": None,
+}
+
+
+@pytest.mark.parametrize("damage", list(FLOOR_DAMAGE))
+def test_a_damaged_cached_floor_is_computed_again(tmp_path, monkeypatch, damage):
+    import json
+
+    lines = []
+    ev = _digits_evaluator(tmp_path, monkeypatch, lines)
+    (path,) = tmp_path.glob("floor2-*.json")
+    text = FLOOR_DAMAGE[damage]
+    if damage == "NaN":
+        text = json.dumps({**ev.floor, "kid": float("nan")})
+    elif damage == "a boolean":
+        text = json.dumps({**ev.floor, "precision": True})
+    path.write_text(text)
+    lines.clear()
+    again = _digits_evaluator(tmp_path, monkeypatch, lines)
+    assert again.floor == pytest.approx(ev.floor, rel=1e-12) and set(again.floor) == set(IMAGE_METRICS)
+    assert any("cached floor" in line and "unusable" in line for line in lines)
+    assert json.loads(path.read_text()) == pytest.approx(ev.floor, rel=1e-12)  # rewritten
+
+
+def _savez(path, **arrays):
+    with open(path, "wb") as f:  # np.savez appends .npz to a name; a file object keeps the name
+        np.savez(f, **arrays)
+
+
+def _npy(path, a):
+    with open(path, "wb") as f:
+        np.save(f, a)
+
+
+REF_DAMAGE = {
+    "garbage bytes": lambda ref, p: p.write_bytes(b"not a zip file at all"),
+    "no feats": lambda ref, p: _savez(p, mu=ref["mu"], sigma=ref["sigma"]),
+    "mu of another width": lambda ref, p: _savez(p, **{**ref, "mu": ref["mu"][:5]}),
+    "a NaN in sigma": lambda ref, p: _savez(p, **{**ref, "sigma": np.where(np.eye(len(ref["mu"])) > 0, np.nan,
+                                                                             ref["sigma"])}),
+    "an asymmetric sigma": lambda ref, p: _savez(p, **{**ref, "sigma": ref["sigma"] + np.triu(ref["sigma"] + 1)}),
+    "fewer reference features": lambda ref, p: _savez(p, **{**ref, "feats": ref["feats"][:50]}),
+    "features of another width": lambda ref, p: _savez(p, mu=ref["mu"][:64], sigma=ref["sigma"][:64, :64],
+                                                       feats=ref["feats"][:, :64]),
+    "text arrays": lambda ref, p: _savez(p, **{**ref, "mu": np.array(["a"] * len(ref["mu"]))}),
+    "a plain .npy": lambda ref, p: _npy(p, ref["mu"]),
+}
+
+
+@pytest.mark.parametrize("damage", list(REF_DAMAGE))
+def test_damaged_cached_reference_statistics_are_computed_again(tmp_path, monkeypatch, damage):
+    lines = []
+    ev = _digits_evaluator(tmp_path, monkeypatch, lines)
+    (path,) = tmp_path.glob("ref-*.npz")
+    REF_DAMAGE[damage](ev.ref, path)
+    lines.clear()
+    again = _digits_evaluator(tmp_path, monkeypatch, lines)
+    assert any("cached reference statistics" in line and "unusable" in line for line in lines)
+    for k in ("mu", "sigma", "feats"):
+        assert np.array_equal(again.ref[k], ev.ref[k])
+    with np.load(path) as z:  # rewritten whole
+        assert all(np.array_equal(z[k], ev.ref[k]) for k in ("mu", "sigma", "feats"))
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch):
+    lines = []
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    ev = _digits_evaluator(blocker, monkeypatch, lines)
+    assert set(ev.floor) == set(IMAGE_METRICS) and np.isfinite(list(ev.floor.values())).all()
+    assert sum("cannot cache" in line for line in lines) == 3  # classifier, reference statistics, floor

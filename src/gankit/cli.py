@@ -145,7 +145,7 @@ def resume(run_dir, steps, overrides) -> None:
               help="Noise seed (0 to 2^64 − 1): same seed, same samples.")
 @click.option("--class", "klass", type=int, default=None, help="Class to draw (class-conditional runs).")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Redraw noise entries with |z| above this (truncation trick).")
+              help="Draw z from N(0, I) truncated to |z| ≤ T (the truncation trick; any T > 0).")
 def sample(run_dir, n, out, seed, klass, truncation) -> None:
     """Draw samples from a trained run's generator (its EMA copy when there is one).
 

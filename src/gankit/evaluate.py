@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import json
-import zipfile
+import math
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -19,26 +21,61 @@ from .errors import GankitError
 from .data import ImageData, load_splits, to_uint8
 from .distributions import GaussianMixture
 from .files import write_atomic
-from .features import FeatureNet, cache_dir, data_hash, get_feature_net
+from .features import FEATURE_DIMS, FeatureNet, cache_dir, data_hash, get_feature_net
+from .memory import is_out_of_memory
 from .metrics import (density_coverage, frechet_distance, gaussian_stats, inception_score, kernel_distance,
                       precision_recall)
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .theory import pushforward_masses_1d
 
-__all__ = ["generate", "run_generator", "truncated_noise", "evaluate_toy", "IMAGE_METRICS", "feature_metrics",
-           "ImageEvaluator", "image_evaluator", "sample_uint8"]
+__all__ = ["generate", "run_generator", "truncated_noise", "check_truncation", "evaluate_toy", "IMAGE_METRICS",
+           "feature_metrics", "ImageEvaluator", "image_evaluator", "sample_uint8", "probe_generator",
+           "generator_chunk", "noise_bytes", "eval_bytes", "out_of_memory_as_error", "floor_problem",
+           "reference_problem", "GEN_CHUNK_BYTES", "toy_record", "image_record"]
+
+
+def check_truncation(truncation: float | None) -> float | None:
+    """``truncation`` as a float when it is a positive finite number (None stays None: no truncation);
+    else one GankitError line. NaN would compare False with every |z| and truncate nothing."""
+    if truncation is None:
+        return None
+    try:
+        t = float(truncation)
+    except (TypeError, ValueError):
+        t = math.nan
+    if isinstance(truncation, bool) or not (math.isfinite(t) and t > 0):
+        raise GankitError(f"truncation must be a positive finite number (the bound T on |z|), got {truncation!r}")
+    return t
+
+
+def _float32_at_most(t: float) -> float:
+    """The largest float32 ≤ t: the bound that still holds once z is rounded to float32."""
+    b = torch.tensor(t, dtype=torch.float32)
+    if b.item() > t:
+        b = torch.nextafter(b, torch.zeros(()))
+    return b.item()
 
 
 def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
-    """z ~ N(0, I) [n, z_dim]; with ``truncation`` T, entries with |z| > T are redrawn until within
-    (the truncation trick of BigGAN, Brock et al. 2019: fidelity for diversity)."""
-    z = torch.randn(n, z_dim, generator=gen)
-    if truncation is not None:
-        if truncation <= 0:
-            raise ValueError("truncation must be positive")
-        while (bad := z.abs() > truncation).any():
-            z[bad] = torch.randn(int(bad.sum()), generator=gen)
-    return z
+    """z ~ N(0, I) [n, z_dim] float32; with ``truncation`` T, each entry from N(0, 1) conditioned on
+    |z| ≤ T (the truncation trick of BigGAN, Brock et al. 2019: fidelity for diversity).
+
+    Truncated entries are drawn exactly, in one pass, by the inverse CDF: with Φ(x) = ½(1 + erf(x/√2)),
+    z = Φ⁻¹(U) for U uniform on [Φ(−T), Φ(T)] is z = √2·erfinv(v·erf(T/√2)) for v uniform on (−1, 1).
+    Written with erf rather than Φ because Φ(T) − ½ drowns in rounding for a tiny T, while erf(T/√2)
+    ≈ T·√(2/π) keeps full precision; so every T > 0 takes the same time (redrawing until |z| ≤ T
+    takes 1/P(|z| ≤ T) rounds: forever for T = 1e-30). Same generator state, same z; the global RNG
+    is used only when ``gen`` is None. A T that is not positive and finite is one GankitError line.
+    """
+    t = check_truncation(truncation)
+    if t is None:
+        return torch.randn(n, z_dim, generator=gen)
+    v = torch.rand(n, z_dim, dtype=torch.float64, generator=gen)  # k·2⁻⁵³, k = 0 … 2⁵³ − 1
+    # 2u − (1 − 2⁻⁵³) = (2k + 1 − 2⁵³)·2⁻⁵³ exactly: symmetric about 0 and never ±1, where erfinv is ±∞
+    v.mul_(2).sub_(1 - 2**-53).mul_(math.erf(t / math.sqrt(2)))
+    z = v.erfinv_().mul_(math.sqrt(2)).clamp_(-t, t)  # the clamp only absorbs rounding at the edges
+    b = _float32_at_most(t)
+    return z.float().clamp_(-b, b)
 
 
 @torch.no_grad()
@@ -63,6 +100,91 @@ def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tenso
     """
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return run_generator(G, truncated_noise(n, z_dim, truncation, gen), y)
+
+
+GEN_CHUNK_BYTES = 256 << 20  # G's activations held at once when sampling in chunks (see generator_chunk)
+
+
+@torch.no_grad()
+def probe_generator(G: nn.Module, z_dim: int, num_classes: int) -> tuple[tuple[int, ...], int]:
+    """(shape of one sample, bytes of G's largest activation for one sample), from one forward pass
+    on 2 samples in eval mode (G's mode is restored)."""
+    param = next(G.parameters())
+    largest = [0]
+
+    def hook(module, inputs, output) -> None:
+        if torch.is_tensor(output):
+            largest[0] = max(largest[0], output.numel() * output.element_size())
+
+    handles = [m.register_forward_hook(hook) for m in G.modules()]
+    was_training = G.training
+    try:
+        G.eval()
+        y = torch.zeros(2, dtype=torch.long, device=param.device) if num_classes else None
+        out = G(torch.zeros(2, z_dim, device=param.device, dtype=param.dtype), y)
+    finally:
+        for h in handles:
+            h.remove()
+        G.train(was_training)
+    return tuple(out.shape[1:]), -(-largest[0] // 2)
+
+
+def generator_chunk(peak_per_sample: int, budget: int = GEN_CHUNK_BYTES) -> int:
+    """Samples a forward pass may take so that G's activations stay within ``budget`` bytes: in eval
+    mode without gradients about three activations are alive at once (a layer's input, its output
+    and a residual), each at most ``peak_per_sample`` (:func:`probe_generator`) per sample."""
+    return int(max(1, min(65536, budget // max(1, 3 * peak_per_sample))))
+
+
+def noise_bytes(n: int, z_dim: int, truncation: float | None = None) -> int:
+    """Memory of the noise of n samples: float32 z, plus the float64 uniforms the inverse CDF works on
+    when truncated (:func:`truncated_noise`)."""
+    return n * z_dim * (4 + (8 if truncation is not None else 0))
+
+
+def eval_bytes(n: int, z_dim: int, shape: tuple[int, ...], features: str = "inception", classes: int = 1008,
+               modes: int = 25, chunk_bytes: int = GEN_CHUNK_BYTES) -> int:
+    """About the most memory an evaluation of n samples holds at once (what ``gankit eval --n`` and
+    train.eval_samples must fit in); ``chunk_bytes``: G's working chunk (see :func:`generator_chunk`).
+
+    Images (``shape`` = (C, H, W)), per sample: the noise (float32), the image kept as uint8 (G's
+    float32 output is quantised chunk by chunk, :func:`sample_uint8`), its features [D] and class
+    probabilities [K] in float64, each twice while chunks are joined, and the features once more
+    when centred for FID's Σ. Plus what does not grow with n: the feature network's working batch
+    (500 images through the classifier's first 32-channel block, three activations alive; 100
+    images through Inception at 299×299), the reference statistics (up to 10,000 × D features, Σ),
+    a 1,024-row chunk of the k-NN distance matrices with its temporaries, and KID's 1,000 × 1,000
+    kernels. Toy targets (``shape`` = (dims,)), per sample: noise and float32 point, its float64
+    copy, distances to the ``modes`` mode centres and a few per-sample vectors; plus the 50,000
+    samples of the JSD grid.
+    """
+    per_z = 4 * z_dim
+    if len(shape) == 1:
+        per = per_z + 12 * shape[0] + 8 * modes + 32
+        return n * per + 50000 * (per_z + 16 * shape[0]) + chunk_bytes
+    c, h, w = shape
+    dim = FEATURE_DIMS.get(features, 2048)
+    per = per_z + c * h * w + 3 * 8 * dim + 2 * 8 * classes
+    work = 100 * (3 * 299 * 299 + 3 * 32 * 149 * 149) * 4 if features == "inception" else 500 * 3 * 32 * h * w * 4
+    m = min(n, REF_SUBSET)
+    knn = 3 * 8 * min(m, 1024) * m
+    ref = REF_SUBSET * dim * 8 + 2 * dim * dim * 8
+    return n * per + chunk_bytes + work + knn + ref + 4 * 8 * 1000 * 1000
+
+
+@contextmanager
+def out_of_memory_as_error(what: str, hint: str = "choose a smaller --n") -> Iterator[None]:
+    """Turn a failed allocation inside the block (MemoryError, torch.OutOfMemoryError, torch's CPU
+    allocator's RuntimeError) into one GankitError line saying what ran out and what to do."""
+    try:
+        yield
+    except Exception as e:
+        if not is_out_of_memory(e):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        want = re.search(r"(?:tried to|unable to) allocate [0-9.]+ ?\w+", first, re.IGNORECASE)
+        detail = f" ({want.group(0).lower()})" if want else ""
+        raise GankitError(f"out of memory {what}{detail}; {hint}") from None
 
 
 def evaluate_toy(
@@ -91,11 +213,24 @@ def evaluate_toy(
     return out
 
 
+def toy_record(vals: dict[str, float], n: int, step: int) -> dict:
+    """The eval.json record of a toy run's exact-density metrics (``vals`` from :func:`evaluate_toy`, the
+    mode statistics on n samples): no feature network and no floor, since p_data is known exactly."""
+    return {"features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": step,
+            "split": "exact target",
+            "metrics": {k.split("/")[1]: {"value": v, "floor": None,
+                                          "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
+                        for k, v in vals.items()}}
+
+
 # --- image metrics -------------------------------------------------------------------------------------
 
-#: Each image metric and which way is better ("higher" for density means towards and past 1).
+#: Each image metric and which way is better. Density is not "higher": Naeem et al. (2020) define it as
+#: (1/kM) Σ_j Σ_i 1[Y_j ∈ B(X_i, NND_k(X_i))], whose expectation is 1 when the fakes Y follow the real
+#: distribution; above 1 means samples crowd around real points (less diversity), below 1 that they
+#: stray from them. So its ideal, like its floor, is 1.
 IMAGE_METRICS = {"fid": "lower", "kid": "lower", "is": "higher", "precision": "higher", "recall": "higher",
-                 "density": "higher", "coverage": "higher"}
+                 "density": "near 1", "coverage": "higher"}
 REF_SUBSET = 10000  # reference points kept for KID and the k-NN metrics (FID's μ, Σ use all of them)
 
 
@@ -128,34 +263,122 @@ class ImageEvaluator:
     n_floor: int
     split: str
 
-    def __call__(self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777) -> dict[str, float]:
+    def __call__(self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
+                 chunk: int = 65536) -> dict[str, float]:
         """The metrics of n samples of G (see :func:`sample_uint8`)."""
-        return self.measure(sample_uint8(G, z_dim, num_classes, n, seed))
+        return self.measure(sample_uint8(G, z_dim, num_classes, n, seed, chunk=chunk))
 
     def measure(self, images: Tensor) -> dict[str, float]:
         """Every image metric of uint8 images [n, C, H, W] against the reference."""
         return feature_metrics(self.ref, *self.net(images))
 
 
+def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int, data_name: str) -> dict:
+    """The eval.json record of image metrics on n samples (``vals`` from ``ev``), each beside its floor,
+    naming the feature network and the split: ``{"features", "features_info", "n", "step", "split",
+    "metrics": {name: {"value", "floor", "better"}}}``."""
+    return {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
+            "split": f"{data_name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
+            "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
+
+
 def sample_uint8(G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
-                 part: slice = slice(None)) -> Tensor:
+                 part: slice = slice(None), chunk: int = 65536) -> Tensor:
     """Rows ``part`` of the n evaluation samples of G: classes in turn when conditional, seeded noise
     of their own (the training RNG is untouched), quantised to uint8 as saved images are. Data-parallel
-    processes each draw their part of the same n samples, so the gathered set is the one-process set."""
+    processes each draw their part of the same n samples, so the gathered set is the one-process set.
+    G runs ``chunk`` samples at a time, each chunk quantised at once: only the uint8 images are kept."""
     z = truncated_noise(n, z_dim, None, torch.Generator().manual_seed(seed))[part]  # [n, z_dim] → its rows
     y = (torch.arange(n) % num_classes)[part] if num_classes else None
-    return to_uint8(run_generator(G, z, y))
+    ys = [None] * len(z.split(chunk)) if y is None else y.split(chunk)
+    return torch.cat([to_uint8(run_generator(G, zc, yc, chunk)) for zc, yc in zip(z.split(chunk), ys)])
 
 
-def _cached_json(path: Path, compute: Callable[[], dict]) -> dict:
-    if path.is_file():
+def _say(log: Callable[[str], None] | None, line: str) -> None:
+    if log is not None:
+        log(line)
+
+
+def _cache_write(path: Path, data, log: Callable[[str], None] | None) -> None:
+    """Write a cache entry atomically; a cache that cannot be written (read-only, full) costs only the
+    time to compute it again next time, so it is said in the log and the evaluation goes on."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    except OSError as e:
+        _say(log, f"cannot cache {path}: {e.strerror or e}; going on without it")
+
+
+def floor_problem(floor) -> str | None:
+    """Why a cached floor cannot be used (None when it can): it must map every metric of
+    :data:`IMAGE_METRICS` to a finite number."""
+    if not isinstance(floor, dict):
+        return f"not a JSON object but {type(floor).__name__}"
+    for k in IMAGE_METRICS:
+        v = floor.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return f"{k!r} is {v!r}, not a finite number"
+    return None
+
+
+def reference_problem(ref: dict[str, np.ndarray], dim: int | None, m: int | None) -> str | None:
+    """Why cached reference statistics cannot be used (None when they can): ``mu`` [D], ``sigma``
+    [D, D] symmetric, ``feats`` [M, D], real finite numbers, D = ``dim`` and M = ``m`` when given."""
+    mu, sigma, feats = (np.asarray(ref[k]) for k in ("mu", "sigma", "feats"))
+    for name, a, ndim in (("mu", mu, 1), ("sigma", sigma, 2), ("feats", feats, 2)):
+        if a.ndim != ndim or not np.issubdtype(a.dtype, np.floating):
+            return f"{name} is {a.dtype} of shape {a.shape}"
+    d = len(mu)
+    if sigma.shape != (d, d) or feats.shape[1:] != (d,) or (dim is not None and d != dim):
+        return f"shapes do not match: mu {mu.shape}, sigma {sigma.shape}, feats {feats.shape}"
+    if m is not None and len(feats) != m:
+        return f"{len(feats)} reference features, expected {m}"
+    if not all(np.isfinite(a).all() for a in (mu, sigma, feats)):
+        return "non-finite values"
+    if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-12):
+        return "sigma is not symmetric"
+    return None
+
+
+def _reference_stats(net: FeatureNet, reference: ImageData, path: Path,
+                     log: Callable[[str], None] | None) -> dict[str, np.ndarray]:
+    """The reference statistics of ``reference`` under ``net``: read from the cache ``path`` when the
+    entry checks out (:func:`reference_problem`), else computed (and cached again)."""
+    m = min(REF_SUBSET, len(reference.images))
+    why = "absent"
+    if path.exists():
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):  # a damaged cache entry: computed again below
-            pass
+            with np.load(path, allow_pickle=False) as z:
+                ref = {k: np.asarray(z[k]) for k in ("mu", "sigma", "feats")}
+            why = reference_problem(ref, net.dim, m)
+        except Exception as e:  # any damage (not a zip, a missing key, not an npz at all): recomputed below
+            why = f"unreadable ({type(e).__name__})"
+        if why is None:
+            return {k: v.astype(np.float64) for k, v in ref.items()}
+        _say(log, f"cached reference statistics {path} are unusable ({why}); computing them again")
+    _say(log, f"features of {len(reference.images)} reference images ({net.name})")
+    feats, _ = net(reference.images)
+    mu, sigma = gaussian_stats(feats)
+    keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
+    ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
+    _cache_write(path, lambda f: np.savez(f, **ref), log)
+    return ref
+
+
+def _floor(path: Path, compute: Callable[[], dict[str, float]], log: Callable[[str], None] | None) -> dict[str, float]:
+    """The floor metrics: read from the cache ``path`` when the entry checks out (:func:`floor_problem`),
+    else computed (and cached again)."""
+    if path.exists():
+        try:
+            cached = json.loads(path.read_text())
+            why = floor_problem(cached)
+        except (OSError, ValueError) as e:  # unreadable, or not JSON (UnicodeDecodeError is a ValueError)
+            why = f"unreadable ({type(e).__name__})"
+        if why is None:
+            return {k: float(cached[k]) for k in IMAGE_METRICS}
+        _say(log, f"cached floor {path} is unusable ({why}); computing it again")
     out = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(out))
+    _cache_write(path, json.dumps(out), log)
     return out
 
 
@@ -167,7 +390,8 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
 
     Reference statistics and floors are cached (``gankit.features.cache_dir()``) under the feature
     network and the data's content hash; the floor uses min(n, held-out size) images (default: all
-    held-out images, at most 10,000).
+    held-out images, at most 10,000). A cache entry that does not check out (stale, damaged, edited
+    by hand) is computed again and rewritten, with a log line saying so.
     """
     d = cfg.data
     reference, held, split = load_splits(d.name, d.root, d.download, d.resolution, train=train)
@@ -177,25 +401,9 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
     net = get_feature_net(features, reference, held, device=device, log=log, **feature_kwargs)
     n_floor = min(n or REF_SUBSET, len(held.images))
     ref_hash = data_hash(reference)
-    ref_path = cache_dir() / f"ref-{net.key}-{ref_hash}.npz"
-    ref = None
-    if ref_path.is_file():
-        try:
-            with np.load(ref_path) as z:
-                ref = {k: z[k] for k in ("mu", "sigma", "feats")}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # a damaged cache entry: computed again
-            ref = None
-    if ref is None:
-        if log is not None:
-            log(f"features of {len(reference.images)} reference images ({net.name})")
-        feats, _ = net(reference.images)
-        mu, sigma = gaussian_stats(feats)
-        keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
-        ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
-        ref_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(ref_path, lambda f: np.savez(f, **ref))
+    ref = _reference_stats(net, reference, cache_dir() / f"ref-{net.key}-{ref_hash}.npz", log)
     floor_path = cache_dir() / f"floor2-{net.key}-{ref_hash}-{data_hash(held)}-{n_floor}.json"
     # a seeded random subset: the held-out images may be sorted by class (image folders are)
     pick = torch.randperm(len(held.images), generator=torch.Generator().manual_seed(0))[:n_floor].sort().values
-    floor = _cached_json(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])))
+    floor = _floor(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])), log)
     return ImageEvaluator(net, ref, floor, n_floor, split)

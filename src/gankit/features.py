@@ -30,11 +30,12 @@ from .data import ImageData, fingerprint as data_hash, to_model_range
 from .errors import GankitError
 from .registry import Registry
 
-__all__ = ["FeatureNet", "FEATURES", "get_feature_net", "cache_dir", "data_hash", "Classifier",
+__all__ = ["FeatureNet", "FEATURES", "FEATURE_DIMS", "get_feature_net", "cache_dir", "data_hash", "Classifier",
            "train_classifier", "INCEPTION_FILE"]
 
 CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes: new cache keys
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's name in the hub cache
+FEATURE_DIMS = {"classifier": 128, "inception": 2048}  # D of each network's features
 
 
 def cache_dir() -> Path:
@@ -51,6 +52,8 @@ class FeatureNet:
     key: str  # identity for caches of reference statistics
     embed: Callable[[Tensor], tuple[Tensor, Tensor]]
     batch: int = 500
+    dim: int | None = None  # D of the features, when known: cached reference statistics must have it
+    classes: int | None = None  # K of the class probabilities, when known (for memory estimates)
 
     @torch.no_grad()
     def __call__(self, images: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -134,29 +137,77 @@ def train_classifier(train: ImageData, test: ImageData, seed: int = 0, log: Call
     return net.eval(), acc
 
 
+class _Unusable(Exception):
+    """A cache entry that does not check out; its message says why."""
+
+
+def _load_classifier(path: Path, channels: int, size: int, num_classes: int) -> tuple[Classifier, float]:
+    """The cached classifier at ``path`` and its recorded accuracy; :class:`_Unusable` when the file is
+    damaged, was written for other data or another architecture, or holds non-finite numbers."""
+    from .checkpoint import load_checkpoint
+
+    try:
+        state = load_checkpoint(path, required=("net", "accuracy"))
+    except GankitError as e:
+        raise _Unusable(str(e)) from None
+    acc, weights = state["accuracy"], state["net"]
+    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1:  # NaN fails 0 <= acc
+        raise _Unusable(f"accuracy {acc!r} is not a number in [0, 1]")
+    if state.get("num_classes", num_classes) != num_classes:
+        raise _Unusable(f"{state.get('num_classes')!r} classes, the data has {num_classes}")
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
+        raise _Unusable("its weights are not a mapping of names to tensors")
+    with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
+        net = Classifier(channels, size, num_classes)
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as e:  # missing or unexpected keys, weights of another shape
+        raise _Unusable(f"its weights do not fit the classifier: {str(e).strip().splitlines()[0][:120]}") from None
+    bad = [k for k, t in net.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise _Unusable(f"non-finite weights ({bad[0]})")
+    return net, float(acc)
+
+
+def _cache_classifier(net: Classifier, acc: float, num_classes: int, path: Path,
+                      log: Callable[[str], None] | None) -> None:
+    """Save the classifier to its cache entry; a cache that cannot be written costs only a retraining
+    next time, so it is said in the log and the evaluation goes on."""
+    from .checkpoint import save_checkpoint
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"net": net.state_dict(), "accuracy": acc, "num_classes": num_classes}, path)
+    except (OSError, GankitError) as e:
+        if log is not None:
+            log(f"cannot cache the classifier in {path}: {getattr(e, 'strerror', None) or e}; going on without it")
+
+
 @FEATURES.register("classifier")
 def classifier_features(reference: ImageData, held_out: ImageData, device: torch.device | str = "cpu",
                         log: Callable[[str], None] | None = None, **_) -> FeatureNet:
-    """The classifier trained on ``reference`` (cached by its content hash), tested on ``held_out``."""
+    """The classifier trained on ``reference`` (cached by its content hash), tested on ``held_out``.
+
+    A cached classifier that does not check out (damaged file, wrong keys or shapes, non-finite
+    weights or accuracy) is trained again and re-cached, with a log line saying so."""
     key = f"classifier-v{CLASSIFIER_VERSION}-{data_hash(reference)}"
     path = cache_dir() / f"{key}.pt"
     c, h, _ = reference.shape
-    if path.is_file():
-        from .checkpoint import load_checkpoint
-
-        state = load_checkpoint(path, required=("net", "accuracy"))
-        with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
-            net = Classifier(c, h, reference.num_classes)
-        net.load_state_dict(state["net"])
-        acc = float(state["accuracy"])
-    else:
-        if log is not None:
-            log(f"training the {reference.name} classifier (once; cached in {path})")
+    say = log if log is not None else (lambda line: None)
+    net, stale = None, None
+    if path.exists():
+        try:
+            net, acc = _load_classifier(path, c, h, reference.num_classes)
+        except _Unusable as e:
+            stale = str(e)
+            say(f"cached classifier {path} is unusable ({stale}); training it again")
+    if net is None:
+        if stale is None:
+            say(f"training the {reference.name} classifier (once; cached in {path})")
         net, acc = train_classifier(reference, held_out, log=log)
-        from .checkpoint import save_checkpoint
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint({"net": net.state_dict(), "accuracy": acc, "num_classes": reference.num_classes}, path)
+        _cache_classifier(net, acc, reference.num_classes, path, log)
+        if stale is not None:
+            say(f"classifier rebuilt and re-cached in {path} (held-out accuracy {acc:.4f})")
     net = net.eval().to(device)
 
     def embed(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -164,7 +215,7 @@ def classifier_features(reference: ImageData, held_out: ImageData, device: torch
 
     info = (f"gankit classifier v{CLASSIFIER_VERSION} for {reference.name} {h}×{h} "
             f"(held-out accuracy {acc:.4f}, data sha {key.rsplit('-', 1)[1]})")
-    return FeatureNet("classifier", info, key, embed)
+    return FeatureNet("classifier", info, key, embed, dim=FEATURE_DIMS["classifier"], classes=reference.num_classes)
 
 
 # --- inception ---------------------------------------------------------------------------------------
@@ -216,7 +267,8 @@ def inception_features(reference: ImageData | None = None, held_out: ImageData |
 
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16] if file else "downloaded"
     info = f"Inception-v3 (FID, TF 2015-12-05 weights via torch-fidelity; 2048-d pool3; weights sha {digest})"
-    return FeatureNet("inception", info, f"inception-{digest}", embed, batch=100)
+    return FeatureNet("inception", info, f"inception-{digest}", embed, batch=100, dim=FEATURE_DIMS["inception"],
+                      classes=1008)
 
 
 def get_feature_net(name: str, reference: ImageData, held_out: ImageData, **kwargs) -> FeatureNet:

@@ -3,74 +3,266 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import shutil
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint
-from .config import Config, read_config
+from .config import MIN_EVAL_SAMPLES, Config, read_config
 from .data import to_uint8
 from .errors import GankitError
-from .evaluate import IMAGE_METRICS, evaluate_toy, generate, image_evaluator
-from .files import write_atomic
+from .evaluate import (GEN_CHUNK_BYTES, check_truncation, eval_bytes, evaluate_toy, generator_chunk, image_evaluator,
+                       image_record, noise_bytes, out_of_memory_as_error, probe_generator, run_generator, toy_record,
+                       truncated_noise)
+from .files import check_writable, write_atomic
+from .memory import human_bytes, require_bytes
 from .nets import build_nets
 
-__all__ = ["load_generator", "write_samples", "evaluate_run"]
+__all__ = ["load_generator", "write_samples", "sample_bytes", "evaluate_run"]
+
+
+def _is_int(v, low: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _is_count(v, low: int) -> bool:
+    """A sample count from the command line or from Python (NumPy integers too), at least ``low``."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _checkpoint_fields(state: dict, run: Path) -> tuple[tuple[int, ...], int, int, dict]:
+    """(data shape, number of classes, step, G's weights) of a training checkpoint, each checked here
+    too (``load_checkpoint`` already checks them; a value of the wrong type must never reach int() or
+    tuple() and surface as a traceback)."""
+    shape, n_cls, step = state.get("data_shape"), state.get("num_classes"), state.get("step", 0)
+    weights = state["G_ema"] if state.get("G_ema") is not None else state.get("G")
+    checks = {"data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3)
+                            and all(_is_int(d, 1) for d in shape),
+              "num_classes": _is_int(n_cls, 0), "step": _is_int(step, 0),
+              "G": isinstance(weights, dict)
+                   and all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items())}
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise GankitError(f"checkpoint of {run} is damaged: field {bad[0]!r} has the wrong type or value")
+    return tuple(shape), n_cls, step, weights
+
+
+def _build_generator(cfg: Config, shape: tuple[int, ...], n_cls: int, weights: dict, run: Path) -> nn.Module:
+    """G for ``cfg.model`` with ``weights`` loaded. The networks are first built on the meta device (no
+    memory, no RNG) and their parameter shapes compared with the checkpoint's, so a checkpoint that does
+    not fit its config (or a forged data_shape or num_classes asking for a network of terabytes) is one
+    line, not an allocation."""
+    where = f"checkpoint of {run} does not fit its config.yaml"
+    try:
+        with torch.device("meta"):
+            G_meta, _ = build_nets(cfg.model, shape, n_cls)
+    except (ValueError, TypeError, KeyError, RuntimeError, GankitError) as e:
+        raise GankitError(f"{where}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else e}") from None
+    want = {k: tuple(v.shape) for k, v in G_meta.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in weights.items()}
+    if want != have:
+        k = next(k for k in sorted(want.keys() | have.keys()) if want.get(k) != have.get(k))
+        raise GankitError(f"{where}: G's {k} is {list(have[k]) if k in have else 'missing'} in the checkpoint, "
+                          f"{list(want[k]) if k in want else 'absent'} in the network")
+    with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
+        G, _ = build_nets(cfg.model, shape, n_cls)
+    try:
+        G.load_state_dict(weights)
+    except RuntimeError as e:
+        raise GankitError(f"{where}: {str(e).splitlines()[0][:160]}") from None
+    return G
 
 
 def load_generator(run_dir: str | Path, with_step: bool = False):
     """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G,
     in eval mode on the CPU with the last checkpoint's weights; with ``with_step``, the checkpoint's
-    step is appended."""
+    step is appended. A damaged checkpoint, or one that does not fit config.yaml, is one GankitError line."""
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
     cfg = read_config(run / "config.yaml")
-    state = load_checkpoint(run / "checkpoints" / "last.pt")
-    try:
-        shape, n_cls = tuple(state["data_shape"]), int(state["num_classes"])
-        G, _ = build_nets(cfg.model, shape, n_cls)
-        G.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise GankitError(f"checkpoint of {run} does not fit its config.yaml: {str(e).splitlines()[0][:160]}") from None
+    state = load_checkpoint(run / "checkpoints" / "last.pt")  # field types and finite weights checked there
+    shape, n_cls, step, weights = _checkpoint_fields(state, run)
+    G = _build_generator(cfg, shape, n_cls, weights, run)
     if with_step:
-        return G.eval(), cfg, n_cls, int(state.get("step", 0))
+        return G.eval(), cfg, n_cls, step
     return G.eval(), cfg, n_cls
 
 
-def write_samples(G: nn.Module, cfg: Config, num_classes: int, n: int, seed: int, out: Path,
-                  klass: int | None = None, truncation: float | None = None) -> None:
-    """n samples with noise seed ``seed`` written to ``out``.
+def sample_bytes(n: int, z_dim: int, shape: tuple[int, ...], png: bool, truncation: float | None = None,
+                 chunk_bytes: int = GEN_CHUNK_BYTES, conditional: bool = False) -> int:
+    """About the most memory :func:`write_samples` holds for n samples of ``shape``.
 
-    Toy targets: ``.npy`` float32 [n, dims], ``.png`` a plot over the density. Images: ``.npy``
-    uint8 [n, C, H, W], ``.png`` a grid. A conditional G draws class ``klass``, or classes in turn.
-    """
+    Always: the noise (float32, plus float64 uniforms when truncated), class labels (int64) when
+    ``conditional``, and G's working chunk (``chunk_bytes``). Then what is kept whole: nothing for
+    ``.npy`` (written chunk by chunk); for an image grid (``.png``) G's float32 output, torchvision's
+    normalised copy, the 3-channel grid with its 2-pixel padding in float32, its scaled copy and two
+    uint8 copies (the array and PIL's); for a toy plot the float32 points and matplotlib's float64
+    offsets and paths (about 64 bytes a point)."""
+    base = noise_bytes(n, z_dim, truncation) + (8 * n if conditional else 0) + chunk_bytes
+    if not png:
+        return base
+    if len(shape) == 1:
+        return base + n * (4 * shape[0] + 64)
+    c, h, w = shape
+    grid = 3 * (h + 2) * (w + 2) * (4 + 4 + 1 + 1)
+    grey = 3 * h * w * 4 if c == 1 else 0  # make_grid repeats a grey channel to three first
+    return base + n * (8 * c * h * w + grey + grid)
+
+
+def _check_sample_request(G: nn.Module, cfg: Config, num_classes: int, n: int, out: Path, klass: int | None,
+                          truncation: float | None) -> tuple[tuple[int, ...], int]:
+    """Every check of a sample request before any work: (shape of one sample, G's chunk)."""
+    if not _is_count(n, 1):
+        raise GankitError(f"the number of samples must be a positive integer, got {n!r}")
+    if out.suffix.lower() not in (".npy", ".png"):
+        raise GankitError(f"samples are written to a .npy or .png file, got {str(out)!r}")
     if klass is not None and not num_classes:
         raise GankitError("--class needs a class-conditional run (model.conditional=true)")
     if klass is not None and not 0 <= klass < num_classes:
         raise GankitError(f"--class must be in 0..{num_classes - 1}, got {klass}")
-    y = None
-    if num_classes:
-        y = torch.full((n,), klass) if klass is not None else torch.arange(n) % num_classes
-    x = generate(G, n, cfg.model.z_dim, seed=seed, y=y, truncation=truncation)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise GankitError(f"cannot write samples to {out}: it is a directory")
+    shape, peak = probe_generator(G, cfg.model.z_dim, num_classes)
+    chunk = generator_chunk(peak)
     png = out.suffix.lower() == ".png"
+    work = min(n, chunk) * (3 * peak + 5 * math.prod(shape))  # G's activations, float32 output and its uint8 copy
+    need = sample_bytes(n, cfg.model.z_dim, shape, png, truncation, work, conditional=bool(num_classes))
+    require_bytes(need, f"drawing {n} samples (--n) into {out.name}")
+    check_writable(out.parent)  # said now, not after the samples are drawn
+    if not png:
+        size = n * math.prod(shape) * (1 if len(shape) == 3 else 4)
+        free = shutil.disk_usage(out.parent).free
+        if size > free:
+            raise GankitError(f"cannot write samples to {out}: they take {human_bytes(size)} and "
+                              f"{out.parent} has {human_bytes(free)} free")
+    return shape, chunk
+
+
+def _npy_writer(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, shape: tuple[int, ...], chunk: int):
+    """A writer of the ``.npy`` file of G's samples, G run ``chunk`` rows at a time: the header, then each
+    chunk's rows as they come (images as uint8, toy points as float32), so only one chunk is in memory."""
+    dtype = np.dtype(np.uint8 if len(shape) == 3 else np.float32)
+
+    def rows() -> Iterator[np.ndarray]:
+        ys = [None] * len(z.split(chunk)) if y is None else y.split(chunk)
+        for zc, yc in zip(z.split(chunk), ys):
+            x = run_generator(G, zc, yc, chunk)
+            yield (to_uint8(x) if len(shape) == 3 else x).numpy()
+
+    def write(f: BinaryIO) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (len(z), *shape)}
+        np.lib.format.write_array_header_1_0(f, header)
+        for block in rows():
+            f.write(np.ascontiguousarray(block, dtype=dtype).data)
+
+    return write
+
+
+def _png_writer(G: nn.Module, cfg: Config, z: torch.Tensor, y: torch.Tensor | None, chunk: int, title: str):
+    """A writer of the ``.png`` of G's samples: a grid of images, or the points over the toy density."""
+    x = run_generator(G, z, y, chunk)
     if cfg.data.is_toy:
-        if not png:
-            np.save(out, x.numpy())
-            return
+        import matplotlib
+
         from .plots import plot_toy_samples
         from .train import load_data
 
-        plot_toy_samples(load_data(cfg), x, out, f"{n} samples, seed {seed}")
-    elif png:
-        from torchvision.utils import save_image
+        target = load_data(cfg)
 
-        save_image(x, out, nrow=max(1, int(round(n**0.5))), normalize=True, value_range=(-1, 1))
-    else:
-        np.save(out, to_uint8(x).numpy())
+        def write(f: BinaryIO) -> None:
+            with matplotlib.rc_context({"savefig.format": "png"}):  # a file object has no suffix to go by
+                plot_toy_samples(target, x, f, title)
+        return write
+    from torchvision.utils import save_image
+
+    return lambda f: save_image(x, f, format="png", nrow=max(1, int(round(len(x) ** 0.5))), normalize=True,
+                                value_range=(-1, 1))
+
+
+def write_samples(G: nn.Module, cfg: Config, num_classes: int, n: int, seed: int, out: Path,
+                  klass: int | None = None, truncation: float | None = None) -> None:
+    """n samples with noise seed ``seed`` written to ``out``, atomically: a failed write (a full disk)
+    leaves no partial file and any old ``out`` untouched, and is one GankitError line.
+
+    Toy targets: ``.npy`` float32 [n, dims], ``.png`` a plot over the density. Images: ``.npy``
+    uint8 [n, C, H, W], ``.png`` a grid. A conditional G draws class ``klass``, or classes in turn.
+    ``truncation`` T draws z from N(0, I) truncated to |z| ≤ T. ``.npy`` files are written chunk by
+    chunk (only the noise is held whole, so the samples match one whole draw); a size whose noise, or
+    whose grid or plot, cannot fit in memory is refused up front (:func:`sample_bytes`), and running
+    out of memory anyway is one line too.
+    """
+    out = Path(out)
+    truncation = check_truncation(truncation)
+    shape, chunk = _check_sample_request(G, cfg, num_classes, n, out, klass, truncation)
+    n = int(n)  # a NumPy integer too
+    with out_of_memory_as_error(f"drawing {n} samples"):
+        y = None
+        if num_classes:
+            y = torch.full((n,), klass) if klass is not None else torch.arange(n) % num_classes
+        gen = torch.Generator().manual_seed(seed)
+        z = truncated_noise(n, cfg.model.z_dim, truncation, gen)
+        if out.suffix.lower() == ".png":
+            writer = _png_writer(G, cfg, z, y, chunk, f"{n} samples, seed {seed}")
+        else:
+            writer = _npy_writer(G, z, y, shape, chunk)
+        try:
+            write_atomic(out, writer)
+        except OSError as e:
+            raise GankitError(f"cannot write samples to {out}: {e.strerror or e}") from None
+
+
+def _check_eval_count(n, toy: bool) -> int | None:
+    """n as an int (None: the default count); one GankitError line unless it is an integer ≥ 1 (toy) or
+    ≥ MIN_EVAL_SAMPLES (images: the k-NN metrics need more than k = 5 neighbours, IS 10 splits)."""
+    low = 1 if toy else MIN_EVAL_SAMPLES
+    if n is not None and not _is_count(n, low):
+        raise GankitError(f"the number of evaluation samples must be an integer ≥ {low}, got {n!r}")
+    return None if n is None else int(n)
+
+
+def _toy_record(G: nn.Module, cfg: Config, n: int, step: int) -> dict:
+    """Evaluate a toy run on its exact density (no feature network); its eval.json record."""
+    from .train import load_data
+
+    target = load_data(cfg)
+    require_bytes(eval_bytes(n, cfg.model.z_dim, (target.dim,), modes=len(target.means)),
+                  f"evaluating {n} samples (--n)")
+    with out_of_memory_as_error(f"evaluating {n} samples"):
+        vals = evaluate_toy(G, target, cfg.model.z_dim, n_modes=n)
+    return toy_record(vals, n, step)
+
+
+def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: int, features: str, log,
+                  feature_kwargs: dict) -> dict:
+    """Evaluate an image run with feature network ``features``; its eval.json record."""
+    from .train import resolve_device
+
+    device = resolve_device("auto")
+    z_dim = cfg.model.z_dim
+    G = G.to(device)
+    shape, peak = probe_generator(G, z_dim, n_cls)
+    chunk = generator_chunk(peak)
+
+    def need(count: int, classes: int) -> int:
+        work = min(count, chunk) * (3 * peak + 5 * math.prod(shape))  # G's chunk, as in _check_sample_request
+        return eval_bytes(count, z_dim, shape, features, classes, chunk_bytes=work)
+
+    # Up front, before any data is loaded or a classifier trained: with a lower bound on the class
+    # count (2); n = None means as many as the held-out images, at most 10,000.
+    require_bytes(need(n or 10000, max(n_cls, 2)), f"evaluating {n or 10000} samples (--n)")
+    with out_of_memory_as_error(f"evaluating {n or 10000} samples"):
+        ev = image_evaluator(cfg, features, n=n, device=device, log=log, **feature_kwargs)
+        n = n or ev.n_floor
+        require_bytes(need(n, ev.net.classes or 1008), f"evaluating {n} samples (--n)")
+        vals = ev(G, z_dim, n_cls, n, chunk=chunk)
+    return image_record(ev, vals, n, step, cfg.data.name)
 
 
 def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "classifier",
@@ -82,26 +274,19 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "cla
     floor (held-out real images against the reference). Toy targets: the exact-density metrics of
     :func:`gankit.evaluate.evaluate_toy` (no feature network), n samples for the mode statistics.
     Returns ``{"features", "features_info", "n", "step", "split", "metrics": {name: {"value",
-    "floor", "better"}}}``.
+    "floor", "better"}}}``: every number names its sample count and feature network. A sample count
+    that cannot fit in memory is refused up front (:func:`gankit.evaluate.eval_bytes`), and running
+    out of memory anyway is one GankitError line.
     """
-    from .train import load_data, resolve_device
-
     G, cfg, n_cls, step = load_generator(run_dir, with_step=True)
+    n = _check_eval_count(n, cfg.data.is_toy)
     if cfg.data.is_toy:
-        target = load_data(cfg)
-        vals = evaluate_toy(G, target, cfg.model.z_dim, n_modes=n or cfg.train.eval_samples)
-        out = {"features": "none", "features_info": "exact densities (no feature network)",
-               "n": n or cfg.train.eval_samples, "step": step, "split": "exact target",
-               "metrics": {k.split("/")[1]: {"value": v, "floor": None,
-                                             "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
-                           for k, v in vals.items()}}
+        out = _toy_record(G, cfg, n or cfg.train.eval_samples, step)
     else:
-        device = resolve_device("auto")
-        ev = image_evaluator(cfg, features, n=n, device=device, log=log, **feature_kwargs)
-        n = n or ev.n_floor
-        vals = ev(G.to(device), cfg.model.z_dim, n_cls, n)
-        out = {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
-               "split": f"{cfg.data.name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
-               "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
-    write_atomic(Path(run_dir) / "eval.json", json.dumps(out, indent=1))
+        out = _image_record(G, cfg, n_cls, n, step, features, log, feature_kwargs)
+    path = Path(run_dir) / "eval.json"
+    try:
+        write_atomic(path, json.dumps(out, indent=1))
+    except OSError as e:
+        raise GankitError(f"cannot write {path}: {e.strerror or e}") from None
     return out

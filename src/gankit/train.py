@@ -36,7 +36,8 @@ from .config import Config, save_config
 from .data import ImageData, fingerprint, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError, StopNow
-from .evaluate import evaluate_toy, image_evaluator, run_generator, sample_uint8
+from .evaluate import (eval_bytes, evaluate_toy, generator_chunk, image_evaluator, image_record, probe_generator,
+                       run_generator, sample_uint8, toy_record)
 from .fast import StepSums, cuda_graphed, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
 from .files import LOCK_NAME, RunLock, check_new_run_dir, write_atomic
 from .memory import describe_error, is_out_of_memory, require_bytes
@@ -182,13 +183,6 @@ def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int
         raise GankitError(f"checkpoint {where} has no step count")
 
 
-def eval_bytes(n: int, shape: tuple[int, ...]) -> int:
-    """About the most memory an evaluation of n samples of ``shape`` holds at once: images as float32
-    and uint8 plus up to 2048-d float64 features (Inception's); toy samples with their float64 distances."""
-    per = math.prod(shape)
-    return n * (per * 5 + 2048 * 8) if len(shape) == 3 else n * (per * 12 + 64 * 8)
-
-
 def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...], evaluates: bool) -> None:
     """Refuse, before step 1, sizes that clearly cannot fit in this machine's memory (one line each):
     the networks with their gradients and Adam's two moments (and G's EMA copy); a batch whose inputs
@@ -201,25 +195,9 @@ def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...],
                   f"the networks (model.g_hidden={m.g_hidden}, model.d_hidden={m.d_hidden}: {params:,} parameters)")
     require_bytes(8 * 4 * t.batch_size * (math.prod(shape) + m.z_dim), f"train.batch_size={t.batch_size}")
     if evaluates:  # the final evaluation must not fail for want of memory after hours of training
-        require_bytes(eval_bytes(t.eval_samples, shape), f"train.eval_samples={t.eval_samples}")
-
-
-def toy_eval_record(vals: dict[str, float], n: int, step: int) -> dict:
-    """An eval.json record of a toy run's exact-density metrics (see :func:`gankit.evaluate.evaluate_toy`)."""
-    return {"features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": step,
-            "split": "exact target",
-            "metrics": {k.split("/")[1]: {"value": v, "floor": None,
-                                          "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
-                        for k, v in vals.items()}}
-
-
-def image_eval_record(ev, vals: dict[str, float], n: int, step: int, name: str) -> dict:
-    """An eval.json record of image metrics with their floors (``ev``: the ImageEvaluator)."""
-    from .evaluate import IMAGE_METRICS
-
-    return {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
-            "split": f"{name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
-            "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
+        need = (eval_bytes(t.eval_samples, m.z_dim, shape) if len(shape) == 1 else
+                eval_bytes(t.eval_samples, m.z_dim, shape, t.eval_features))
+        require_bytes(need, f"train.eval_samples={t.eval_samples}")
 
 
 GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA graph
@@ -317,6 +295,9 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     toy = isinstance(data, GaussianMixture)
     fp = None if toy else fingerprint(data)  # recorded in checkpoints: a run resumes on its own data only
     check_sizes(cfg, G, D, shape, evaluates=toy or bool(t.eval_features))
+    # evaluation samples go through G in chunks whose activations fit in a fixed budget (probed with
+    # one forward pass on zeros in eval mode: no random draw, no state changed; before any compile)
+    eval_chunk = generator_chunk(probe_generator(G, cfg.model.z_dim, n_cls)[1]) if not toy and t.eval_features else 0
     # The fast path (image nets): bf16 autocast for the forward passes, channels_last activations and
     # weights, fused Adam; on CUDA, one process, the whole step is also replayed from a CUDA graph
     # (see gankit.fast). On by default with CUDA; losses and optimiser state stay float32.
@@ -550,15 +531,16 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
             vals = evaluate_toy(G_sample, data, z_dim, n_modes=t.eval_samples) if W.main else {}
             for k, v in vals.items():
                 stats.report(k, v)
-            return toy_eval_record(vals, t.eval_samples, step) if W.main else None
+            return {**toy_record(vals, t.eval_samples, step), "source": "training"} if W.main else None
         n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
-        samples = distributed.gather_rows(sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n)), n)
+        samples = distributed.gather_rows(
+            sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n), chunk=eval_chunk), n)
         if not W.main:
             return None
         vals = evaluator.measure(samples)
         for k, v in vals.items():
             stats.report(f"eval/{t.eval_features}/{k}", v)
-        return image_eval_record(evaluator, vals, n, step, cfg.data.name)
+        return {**image_record(evaluator, vals, n, step, cfg.data.name), "source": "training"}
 
     def draw(step: int) -> None:  # written atomically: a full disk leaves no empty or torn PNG
         path = run / "samples" / f"step_{step:06d}.png"
