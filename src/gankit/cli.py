@@ -99,6 +99,12 @@ def _finish(result, run_dir: Path) -> None:
             click.echo(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}", err=True)
         if result.stopped is None:
             summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
+            t = result.config.train
+            who = f"G_ema (EMA decay {t.ema:g})" if t.ema > 0 else "G"
+            if any(k.startswith("eval/") for k in result.stats):  # every metric names its sample count
+                summary += f" (image metrics on {t.eval_samples} samples of {who}, {t.eval_features} features)"
+            elif "toy/modes" in result.stats:
+                summary += f" (JSD of {who} by exact densities, mode statistics on {t.eval_samples} samples)"
             click.echo(f"run written to {run_dir}: {summary}")
         else:
             click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
