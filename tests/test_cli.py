@@ -238,7 +238,8 @@ def test_sample_seeds_are_unsigned_64_bit(run_dir, tmp_path, capsys, seed):
 def test_without_a_terminal_training_prints_plain_progress_lines(tmp_path):
     p = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "ring8", "--set", "train.steps=20",
                         "--set", "train.batch_size=16", "--set", "train.eval_samples=50", "--set", "train.log_every=5",
-                        "--set", "train.tensorboard=false", "--out", str(tmp_path / "r")],
+                        "--set", "model.g_hidden=16", "--set", "model.d_hidden=16", "--set", "train.eval_every=0",
+                        "--set", "train.sample_every=0", "--set", "train.tensorboard=false", "--out", str(tmp_path / "r")],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     lines = [line for line in p.stderr.splitlines() if line.startswith("train: step")]
@@ -251,8 +252,8 @@ def test_without_a_terminal_training_prints_plain_progress_lines(tmp_path):
 def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
     for preset, features in (("ring8", "none"), ("digits", "classifier")):
         out = tmp_path / preset
-        code, _, err = run(["train", "--preset", preset, *FAST, "--set", "train.batch_size=8", "--out", str(out)],
-                           capsys)
+        code, _, err = run(["train", "--preset", preset, *FAST, "--set", "train.batch_size=8", "--set", "model.g_hidden=8",
+                            "--set", "model.d_hidden=8", "--set", "train.sample_every=0", "--out", str(out)], capsys)
         assert code == 0, err
         final = json.loads((out / "eval.json").read_text())
         assert (final["n"], final["step"], final["features"]) == (64, 4, features)

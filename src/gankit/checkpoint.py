@@ -22,7 +22,7 @@ from .errors import GankitError
 from .files import fsync_dir, write_atomic
 
 __all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
-           "set_rng_state", "check_training_state", "LAST"]
+           "set_rng_state", "check_training_state", "check_compatible", "check_resumable", "refusal", "LAST"]
 
 LAST = "last.pt"
 
@@ -76,7 +76,7 @@ def remove_partial_writes(folder: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _refusal(e: BaseException) -> str:
+def refusal(e: BaseException) -> str:
     """What a weights-only refusal refused, in gankit's words (torch's text suggests the unsafe way)."""
     text = str(e)
     if "Weights only load failed" not in text:
@@ -102,7 +102,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for corrupt, truncated or unsafe files
-        raise GankitError(f"cannot load checkpoint {path}: {_refusal(e)}") from None
+        raise GankitError(f"cannot load checkpoint {path}: {refusal(e)}") from None
     keys = TRAINING_KEYS if required is None else required
     if not isinstance(state, dict) or any(k not in state for k in keys):
         raise GankitError(f"cannot load checkpoint {path}: not a gankit checkpoint")
@@ -146,6 +146,54 @@ def check_training_state(state: dict[str, Any], path: str | Path) -> None:
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                 raise GankitError(f"checkpoint {path} holds non-finite weights ({net}.{name}); "
                                   "it is not usable (training had diverged)")
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested mappings (a config's sections)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def check_compatible(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[int, ...], n_cls: int, where: Path,
+                     fp: str | None = None, use: str = "resume it") -> None:
+    """One clear line when a checkpoint (checked by :func:`check_training_state`) does not belong to
+    the config ``cfg`` (resolved, as plain data) and the data it loads now: its data, model and
+    objective sections, the shape and class count of the data, and (``fp``, the data's
+    :func:`gankit.data.fingerprint`; None for toy targets, whose config says it all) the images
+    themselves. ``use``: what the line tells the user to do with its own config.yaml."""
+    saved = state["config"]
+    bad = [k for sec in ("data", "model", "objective")
+           for k in _diff({sec: saved.get(sec) if isinstance(saved.get(sec), dict) else {}}, {sec: cfg[sec]})]
+    if bad:
+        raise GankitError(f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
+                          f"{use} with its own config.yaml")
+    if list(state["data_shape"]) != list(shape) or state["num_classes"] != n_cls:
+        raise GankitError(f"checkpoint {where} was trained on data of shape {state['data_shape']} with "
+                          f"{state['num_classes']} classes, but {cfg['data']['name']} now gives {list(shape)} "
+                          f"with {n_cls}")
+    saved_data = state.get("data") or {}
+    if fp is not None and saved_data.get("fingerprint") not in (None, fp):
+        raise GankitError(f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
+                          f"{saved_data['fingerprint']}) than {cfg['data']['name']} gives now (fingerprint {fp}); "
+                          f"{use} on its own data (from Python: pass data=...)")
+
+
+def check_resumable(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[int, ...], n_cls: int, where: Path,
+                    fp: str | None = None) -> None:
+    """:func:`check_compatible`, and the seed: a resumed run goes on with the checkpoint's random stream."""
+    check_compatible(state, cfg, shape, n_cls, where, fp)
+    saved = state["config"].get("train") if isinstance(state["config"].get("train"), dict) else {}
+    if saved.get("seed", cfg["train"]["seed"]) != cfg["train"]["seed"]:
+        raise GankitError(f"train.seed cannot change on resume: the random stream goes on from the state saved in "
+                          f"{where} (seed {saved['seed']})")
+    if state["step"] < 1:
+        raise GankitError(f"checkpoint {where} has no step count")
 
 
 def rng_state() -> dict[str, Any]:

@@ -31,7 +31,8 @@ from torch.optim.swa_utils import AveragedModel
 
 from . import distributed, stats
 from .augment import diff_augment
-from .checkpoint import LAST, load_checkpoint, remove_partial_writes, rng_state, save_rotating, set_rng_state
+from .checkpoint import (LAST, check_resumable, load_checkpoint, remove_partial_writes, rng_state, save_rotating,
+                         set_rng_state)
 from .config import Config, save_config
 from .data import ImageData, fingerprint, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
@@ -45,7 +46,7 @@ from .nets import build_nets
 from .objectives import gan_value, get_objective, gradient_penalty, r1_penalty
 from .progress import Progress
 
-__all__ = ["train", "TrainResult", "check_resumable", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
+__all__ = ["train", "TrainResult", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
 
 SAMPLE_SEED = 2014  # the fixed noise behind every sample figure of a run
 
@@ -141,46 +142,6 @@ def sample_grid_inputs(z_dim: int, num_classes: int, n: int = 64) -> tuple[Tenso
     """The fixed noise (and labels, cycling through the classes) behind a run's sample grids."""
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(SAMPLE_SEED))
     return z, (torch.arange(n) % num_classes if num_classes else None)
-
-
-def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two nested mappings (a config's sections)."""
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}")
-    return out
-
-
-def check_resumable(state: dict, cfg: Config, shape: tuple[int, ...], n_cls: int, where: Path,
-                    fp: str | None = None) -> None:
-    """One clear line when a checkpoint cannot continue under ``cfg`` on this data (``fp``: the
-    data's :func:`gankit.data.fingerprint`; None for toy targets, whose config says it all)."""
-    saved = state.get("config")
-    if not isinstance(saved, dict):
-        raise GankitError(f"checkpoint {where} holds no config; it is not a gankit training checkpoint")
-    now = cfg.model_dump(mode="json")
-    bad = [k for sec in ("data", "model", "objective") for k in _diff({sec: saved.get(sec, {})}, {sec: now[sec]})]
-    if bad:
-        raise GankitError(f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
-                          "resume it with its own config.yaml")
-    if saved.get("train", {}).get("seed", now["train"]["seed"]) != now["train"]["seed"]:
-        raise GankitError(f"train.seed cannot change on resume: the random stream goes on from the state saved in "
-                          f"{where} (seed {saved['train']['seed']})")
-    if list(state["data_shape"]) != list(shape) or state["num_classes"] != n_cls:
-        raise GankitError(f"checkpoint {where} was trained on data of shape {state['data_shape']} with "
-                          f"{state['num_classes']} classes, but {cfg.data.name} now gives {list(shape)} "
-                          f"with {n_cls}")
-    saved_data = state.get("data") or {}
-    if saved_data.get("fingerprint") not in (None, fp):
-        raise GankitError(f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
-                          f"{saved_data['fingerprint']}) than {cfg.data.name} gives now (fingerprint {fp}); "
-                          "resume it on its own data (from Python: train(cfg, run_dir, resume=True, data=...))")
-    if state["step"] < 1:
-        raise GankitError(f"checkpoint {where} has no step count")
 
 
 def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...], evaluates: bool) -> None:
@@ -403,7 +364,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
             raise GankitError("resume needs the run directory")
         where = run / "checkpoints" / LAST
         state = load_checkpoint(where)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
-        check_resumable(state, cfg, shape, n_cls, where, fp)
+        check_resumable(state, cfg.model_dump(mode="json"), shape, n_cls, where, fp)
         start = state["step"]
         if start >= t.steps:
             raise GankitError(f"{run} already finished {start} steps; pass --steps with a larger total to go on")
