@@ -27,6 +27,9 @@ def test_a_good_checkpoint_round_trips(tmp_path):
     ("step", "abc"), ("step", -1), ("step", 2.5), ("step", True), ("num_classes", "x"), ("num_classes", None),
     ("data_shape", None), ("data_shape", [1, 0, 8]), ("data_shape", "1x8x8"), ("data_shape", [1, 8]),
     ("config", "x"), ("G", {"w": "not a tensor"}), ("D", None), ("G_ema", [1, 2]), ("ema_n", "0"),
+    ("config", {"train": [1]}), ("config", {"data": "ring8"}), ("data", [1]), ("data", {"name": 3}),
+    ("ema_n", 2**70), ("step", 2**64), ("G", {"w": torch.ones(2, dtype=torch.complex64)}),
+    ("D", {"w": torch.ones(2, 2).to_sparse()}),
 ])
 def test_fields_of_the_wrong_type_are_one_line(tmp_path, field, value):
     save_checkpoint(_state(**{field: value}), tmp_path / "c.pt")
@@ -78,3 +81,10 @@ def test_a_full_disk_before_any_checkpoint_says_so_plainly(tmp_path, monkeypatch
     assert "No space left on device" in msg and "no checkpoint of this run has been written yet" in msg
     assert "enforce" not in msg and "intact" not in msg
     assert not list((tmp_path / "ck").iterdir())  # nothing half-written left behind
+
+
+def test_a_stray_file_among_the_checkpoints_is_left_alone(tmp_path):
+    (tmp_path / "step_abc.pt").write_bytes(b"not ours")
+    for step in (1, 2, 3):
+        save_rotating(_state(step=step), tmp_path, step, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "step_000002.pt", "step_000003.pt", "step_abc.pt"]

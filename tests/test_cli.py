@@ -252,8 +252,10 @@ def test_without_a_terminal_training_prints_plain_progress_lines(tmp_path):
 def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
     for preset, features in (("ring8", "none"), ("digits", "classifier")):
         out = tmp_path / preset
-        code, _, err = run(["train", "--preset", preset, *FAST, "--set", "train.batch_size=8", "--set", "model.g_hidden=8",
-                            "--set", "model.d_hidden=8", "--set", "train.sample_every=0", "--out", str(out)], capsys)
+        sets = [a for a in FAST if a != "--set" and not a.startswith(("train.batch_size=", "train.sample_every="))]
+        sets += ["train.batch_size=8", "model.g_hidden=8", "model.d_hidden=8", "train.sample_every=0"]
+        code, _, err = run(["train", "--preset", preset, *(x for a in sets for x in ("--set", a)), "--out", str(out)],
+                           capsys)
         assert code == 0, err
         final = json.loads((out / "eval.json").read_text())
         assert (final["n"], final["step"], final["features"]) == (64, 4, features)
@@ -261,3 +263,12 @@ def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
             assert final["metrics"]["jsd"]["floor"] is None  # exact densities: no floor to compare with
         else:
             assert final["metrics"]["fid"]["floor"] is not None and "accuracy" in final["features_info"]
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\x1b[31mred", "a\u2028b", "tab\there\rback"])
+def test_control_characters_in_an_error_are_shown_escaped(capsys, text):
+    for args in (["sample", f"/nonexistent/{text}", "--out", "x.npy"],
+                 ["train", "--preset", "digits", "--set", "data.name=imagefolder", "--set", f"data.root=/no/{text}"]):
+        code, _, err = run(args, capsys)
+        assert code == 2 and len(err.splitlines()) == 1
+        assert all(c.isprintable() for c in err.rstrip("\n"))

@@ -89,8 +89,9 @@ MIX = ["data.name=mixture1d", "data.weights=[1, 1]", "data.means=[0, 1]", "data.
     ("train.ema=.nan", "train.ema"),
 ])
 def test_nan_and_infinity_are_refused_in_every_float_field(override, field):
+    key = override.split("=")[0]
     with pytest.raises(GankitError, match=rf"config {field}: .*finite") as e:
-        load_config("ring8", overrides=[*MIX, override])
+        load_config("ring8", overrides=[*(m for m in MIX if not m.startswith(key + "=")), override])
     assert "\n" not in str(e.value)
 
 
@@ -113,3 +114,77 @@ def test_a_key_given_twice_is_refused(tmp_path, text, key):
     f.write_text(text)
     with pytest.raises(GankitError, match=f"duplicate key '{key}'"):
         load_config(file=f)
+
+
+@pytest.mark.parametrize("text", ["? [1, 2]\n: 3\n", "{[1]: 2}\n", "train: {? {a: 1} : 3}\n"])
+def test_a_key_that_is_a_list_or_mapping_is_one_line(tmp_path, text):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(GankitError, match="a key must be a name") as e:
+        load_config(file=f)
+    assert "\n" not in str(e.value)
+
+
+def _laughs(levels: int, width: int = 10) -> str:
+    """A "billion laughs" document: each level an alias list of ``width`` copies of the one below."""
+    lines = ["a0: &a0 [x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + f"\ntrain:\n  augment: *a{levels}\n"
+
+
+@pytest.mark.parametrize("levels", [5, 9, 30])
+def test_alias_bombs_are_refused_at_once_with_a_short_line(tmp_path, levels):
+    f = tmp_path / "bomb.yaml"
+    f.write_text(_laughs(levels))
+    with pytest.raises(GankitError, match="once its aliases are expanded") as e:
+        load_config(file=f)
+    assert len(str(e.value)) < 300
+
+
+def test_deep_nesting_is_one_line(tmp_path):
+    f = tmp_path / "deep.yaml"
+    f.write_text("train: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(GankitError, match="nested too deeply|not valid YAML"):
+        load_config(file=f)
+
+
+def test_huge_inputs_are_shown_short():
+    with pytest.raises(GankitError) as e:
+        load_config("ring8", overrides=["train.augment=[" + ", ".join(["x"] * 5000) + "]"])
+    assert len(str(e.value)) < 300
+
+
+@pytest.mark.parametrize("override,field", [("train.steps=true", "train.steps"), ("train.lr_g=false", "train.lr_g"),
+                                            ("model.z_dim=yes", "model.z_dim"), ("train.steps=2.5", "train.steps")])
+def test_booleans_and_fractions_are_not_integers(override, field):
+    with pytest.raises(GankitError, match=f"config {field}: "):
+        load_config("ring8", overrides=[override])
+
+
+def test_numbers_written_as_text_still_read():
+    assert load_config("ring8", overrides=["train.lr_g=3e-4"]).train.lr_g == 3e-4  # YAML 1.1 reads 3e-4 as text
+
+
+def test_an_override_given_twice_is_refused_on_the_command_line(capsys):
+    from gankit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--preset", "ring8", "--set", "train.steps=3", "--set", "train.steps=4", "--dry-run"])
+    assert e.value.code == 2 and "--set train.steps is given twice" in capsys.readouterr().err
+    assert load_config("ring8", overrides=["train.steps=3", "train.steps=4"]).train.steps == 4  # Python: the last
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.weights=[1e308, 1e308]", "finite sum"),
+    ("data.means=[0, 1e300]", "within"),
+    ("data.stds=[1, 1e-300]", "within"),
+    ("data.stds=[1e9, 1]", "within"),
+])
+def test_mixtures_that_a_network_cannot_fit_are_refused(override, message):
+    key = override.split("=")[0]
+    with pytest.raises(GankitError, match=message):
+        load_config("ring8", overrides=[*(m for m in MIX if not m.startswith(key + "=")), override])
+
+
+def test_resolutions_beyond_every_network_are_refused():
+    with pytest.raises(GankitError, match="config data.resolution: .*1024"):
+        load_config("digits", overrides=["data.resolution=100000"])

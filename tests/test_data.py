@@ -322,3 +322,23 @@ def test_damaged_legacy_mnist_cache_is_named(tmp_path):
         (processed / f).write_bytes(b"garbage")
     with pytest.raises(GankitError, match=f"mnist under {tmp_path} is damaged: .*{processed}.*delete {processed}"):
         load_dataset("mnist", root=str(tmp_path))
+
+
+def test_a_hard_link_in_two_classes_is_refused_and_in_one_class_counted_once(tmp_path):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from gankit.data import load_dataset
+    from gankit.errors import GankitError
+
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((4, 4), 10 * i + ord(c), np.uint8)).save(tmp_path / c / f"{i}.png")
+    os.link(tmp_path / "a" / "0.png", tmp_path / "a" / "again.png")
+    assert len(load_dataset("imagefolder", str(tmp_path)).images) == 4
+    os.link(tmp_path / "a" / "1.png", tmp_path / "b" / "x.png")
+    with pytest.raises(GankitError, match="are the same file"):
+        load_dataset("imagefolder", str(tmp_path))

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from gankit.errors import GankitError
-from gankit.files import RunLock, check_new_run_dir, check_writable, write_atomic
+from gankit.files import RunLock, check_new_run_dir, check_writable, clear_unstarted_run, write_atomic
 
 
 def _mode(p):
@@ -43,18 +43,52 @@ def test_a_lock_dies_with_its_process(tmp_path):
         pass
 
 
-def test_new_run_dir_must_be_absent_or_empty_but_for_its_lock(tmp_path):
+def test_new_run_dir_must_be_absent_empty_or_never_started(tmp_path):
     assert check_new_run_dir(tmp_path / "new") == tmp_path / "new"
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".lock").write_text("")
     check_new_run_dir(tmp_path / "empty")
-    (tmp_path / "used").mkdir()
-    (tmp_path / "used" / "config.yaml").write_text("")
-    with pytest.raises(GankitError, match="already exists and is not empty"):
-        check_new_run_dir(tmp_path / "used")
+    unstarted = tmp_path / "unstarted"  # what a run stopped before its first checkpoint leaves
+    for d in ("samples", "tb", "checkpoints"):
+        (unstarted / d).mkdir(parents=True)
+    (unstarted / "config.yaml").write_text("x")
+    (unstarted / "metrics.jsonl").write_text("{}")
+    (unstarted / "samples" / "step_000001.png").write_bytes(b"png")
+    (unstarted / "checkpoints" / ".step_000002.pt.abc.tmp").write_bytes(b"torn")
+    check_new_run_dir(unstarted)
+    assert clear_unstarted_run(unstarted) and sorted(p.name for p in unstarted.iterdir()) == []
     (tmp_path / "file").write_text("")
     with pytest.raises(GankitError, match="is a file"):
         check_new_run_dir(tmp_path / "file")
+
+
+@pytest.mark.parametrize("work", ["checkpoints/step_000005.pt", "checkpoints/last.pt", "notes.txt", "samples/x/y.pt"])
+def test_a_run_with_work_in_it_is_never_reused(tmp_path, work):
+    run = tmp_path / "r"
+    (run / work).parent.mkdir(parents=True)
+    (run / work).write_bytes(b"work")
+    (run / "config.yaml").write_text("x")
+    with pytest.raises(GankitError, match="already exists and is not empty"):
+        check_new_run_dir(run)
+
+
+def test_a_planted_lock_link_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("DATA")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / ".lock").symlink_to(victim)
+    with pytest.raises(GankitError, match="symbolic link"):
+        with RunLock(tmp_path / "r"):
+            pass
+    assert victim.read_text() == "DATA"
+
+
+def test_atomic_writes_name_the_file_they_could_not_write(tmp_path):
+    (tmp_path / "d.html").mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        write_atomic(tmp_path / "d.html", "x")
+    assert e.value.filename == str(tmp_path / "d.html")
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")

@@ -453,3 +453,90 @@ def test_a_second_sigterm_stops_at_once_with_sigterms_code():
         assert e.value.signum == signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, outer)
+
+
+@pytest.mark.parametrize("damage", ["moment shape", "moment nan", "step nan", "beta nan"])
+def test_a_damaged_optimiser_state_is_refused_before_training(finished, tmp_path, capsys, damage):
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(finished, run)
+    last = run / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    st = state["opt_d"]["state"][0]
+    if damage == "moment shape":
+        st["exp_avg"] = torch.zeros(3)
+    elif damage == "moment nan":
+        st["exp_avg_sq"] = st["exp_avg_sq"] * float("nan")
+    elif damage == "step nan":
+        st["step"] = torch.tensor(float("nan"))
+    else:
+        state["opt_g"]["param_groups"][0]["betas"] = (float("nan"), 0.999)
+    torch.save(state, last)
+    code, err = _cli(["resume", str(run), "--steps", "8"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"checkpoint {last}" in err
+    assert load_checkpoint(last)["step"] == 4  # nothing written over it
+
+
+def test_a_longer_resumed_run_follows_the_new_schedule_from_its_next_step(tmp_path):
+    """Linear decay: the update after step s uses lr·(1 − s/steps). Resumed at step 3 with a new
+    total of 6, step 4 must use lr·(1 − 3/6), as the 6-step run does, not the 3-step run's 0."""
+    cfg = load_config("ring8", overrides=["train.steps=3", "train.lr_schedule=linear", "train.batch_size=16",
+                                          "train.eval_samples=50", *QUIET])
+    train(cfg, tmp_path / "r")
+    six = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 6, "checkpoint_every": 1,
+                                                                         "keep_checkpoints": 10})})
+    train(six, tmp_path / "r", resume=True)
+    for step in (4, 5, 6):  # the rate a checkpoint holds is the one the next update will use
+        state = load_checkpoint(tmp_path / "r" / "checkpoints" / f"step_{step:06d}.pt")
+        assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(cfg.train.lr_g * (1 - step / 6))
+
+
+def test_steps_given_twice_on_resume_is_refused(finished, capsys):
+    code, err = _cli(["resume", str(finished), "--steps", "8", "--set", "train.steps=7"], capsys)
+    assert code == 2 and "give --steps or --set train.steps, not both" in err
+
+
+def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(tmp_path, capsys):
+    out = tmp_path / "r"
+    cfg = load_config("ring8", overrides=["train.steps=30", "train.checkpoint_every=10", "train.batch_size=16",
+                                          "train.eval_samples=50", "train.log_every=1", *QUIET])
+
+    def poison(step, G, D):
+        if step == 2:
+            with torch.no_grad():
+                next(G.parameters()).view(-1)[0] = float("nan")
+
+    with pytest.raises(Diverged):
+        train(cfg, out, callback=poison)
+    assert (out / "config.yaml").is_file() and not (out / "checkpoints" / "last.pt").exists()
+    code, err = _cli(["resume", str(out)], capsys)
+    assert code == 2 and "has no checkpoint: it stopped before its first one" in err
+    code, err = _cli(["train", "--config", str(out / "config.yaml"), "--set", "train.steps=4", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "never reached its first checkpoint" in err
+    assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == list(range(1, 5))  # the old rows are gone
+
+
+def test_an_ema_asked_for_on_resume_starts_from_g(finished, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(finished, run)
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["G_ema"] is None
+    code, err = _cli(["resume", str(run), "--steps", "5", "--set", "train.ema=0.9"], capsys)
+    assert code == 0, err
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["ema_n"] == 1  # one update since the resume: a copy of G (AveragedModel's first update)
+    assert all(torch.equal(state["G_ema"][k], state["G"][k]) for k in state["G"])
+
+
+def test_a_stderr_that_cannot_be_written_does_not_stop_training(tmp_path):
+    with open("/dev/full", "w") as full:
+        sets = ["train.batch_size=16", "model.g_hidden=16", "model.d_hidden=16", "train.eval_samples=50",
+                "train.steps=30", "train.progress=true"]  # progress lines and the final summary all fail to write
+        p = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "ring8",
+                            *(x for a in sets for x in ("--set", a)), "--out", str(tmp_path / "r")],
+                           stderr=full, stdout=subprocess.DEVNULL, timeout=HANG)
+    assert p.returncode == 0
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["step"] == 30

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import GankitError
+from .errors import GankitError, refusal
 from .files import fsync_dir, write_atomic
 
 __all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
@@ -65,7 +64,8 @@ def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: in
         tmp.unlink(missing_ok=True)
         save_checkpoint(state, folder / LAST)
     fsync_dir(folder)
-    for old in sorted(folder.glob("step_*.pt"), key=lambda p: int(p.stem[5:]))[:-keep]:
+    ours = [p for p in folder.glob("step_*.pt") if p.stem[5:].isdigit()]  # a stray step_abc.pt is not ours
+    for old in sorted(ours, key=lambda p: int(p.stem[5:]))[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
@@ -74,18 +74,6 @@ def remove_partial_writes(folder: str | Path) -> None:
     """Delete temporary files a killed writer left behind (never a finished checkpoint)."""
     for tmp in Path(folder).glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
-
-
-def refusal(e: BaseException) -> str:
-    """What a weights-only refusal refused, in gankit's words (torch's text suggests the unsafe way)."""
-    text = str(e)
-    if "Weights only load failed" not in text:
-        first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
-        return first[:200]
-    found = re.search(r"(unsupported GLOBAL \S+|Unsupported global: \S+|Unsupported operand \S+)", text)
-    what = f" ({found.group(1).rstrip('.')})" if found else ""
-    return (f"it holds objects other than tensors and plain data{what}; gankit never unpickles those, "
-            "since unpickling can run code, and will not load this file")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
@@ -115,11 +103,19 @@ TRAINING_KEYS = ("G", "D", "config", "step", "data_shape", "num_classes")
 
 
 def _is_int(v: Any, low: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v < 2**63  # what a tensor can hold
 
 
 def _weights(v: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(k, str) and torch.is_tensor(t) for k, t in v.items())
+    """A state dict as gankit writes one: names to dense tensors of real numbers (no complex or sparse
+    tensor, which would slip past the finiteness check or fail inside torch)."""
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and torch.is_tensor(t) and t.layout == torch.strided and not t.is_complex()
+        and not t.is_quantized for k, t in v.items())
+
+
+def _sections(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(v.get(k, {}), dict) for k in ("data", "model", "objective", "train"))
 
 
 def check_training_state(state: dict[str, Any], path: str | Path) -> None:
@@ -131,7 +127,9 @@ def check_training_state(state: dict[str, Any], path: str | Path) -> None:
         "step": _is_int(state.get("step"), 0),
         "num_classes": _is_int(state.get("num_classes"), 0),
         "data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3) and all(_is_int(d, 1) for d in shape),
-        "config": isinstance(state.get("config"), dict),
+        "config": _sections(state.get("config")),
+        "data": state.get("data") is None or (isinstance(state["data"], dict) and all(
+            isinstance(state["data"].get(k), (str, type(None))) for k in ("name", "fingerprint"))),
         "G": _weights(state.get("G")),
         "D": _weights(state.get("D")),
         "G_ema": state.get("G_ema") is None or _weights(state.get("G_ema")),

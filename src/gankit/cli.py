@@ -6,6 +6,7 @@ Every user error ends as one line ``gankit: error: ...`` on stderr and exit stat
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def _new_run_dir(out: str | None, name: str) -> Path:
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(preset, config_file, overrides, out, dry_run) -> None:
     """Train a GAN and write a run directory."""
-    from .config import config_yaml, load_config
+    from .config import check_unique_overrides, config_yaml, load_config
 
+    check_unique_overrides(list(overrides))
     if preset is None and config_file is None:
         preset = DEFAULT_PRESET
     cfg = load_config(preset, config_file, list(overrides))
@@ -92,11 +94,14 @@ def _finish(result, run_dir: Path) -> None:
     from .report import write_report
 
     if distributed.world().main:
+        if result.stopped is not None:  # said first: a second signal during the report must not swallow it
+            _say(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
+                 f"continue with: gankit resume {run_dir}")
         try:
             page = write_report([run_dir])
-            click.echo(f"report: {page}", err=True)
+            _say(f"report: {page}")
         except (GankitError, OSError, ValueError) as e:  # the run is saved; a report problem must not hide that
-            click.echo(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}", err=True)
+            _say(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}")
         if result.stopped is None:
             summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
             t = result.config.train
@@ -106,9 +111,6 @@ def _finish(result, run_dir: Path) -> None:
             elif "toy/modes" in result.stats:
                 summary += f" (JSD of {who} by exact densities, mode statistics on {t.eval_samples} samples)"
             click.echo(f"run written to {run_dir}: {summary}")
-        else:
-            click.echo(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
-                       f"continue with: gankit resume {run_dir}", err=True)
     if result.stopped in ("SIGINT", "SIGTERM"):
         import signal
 
@@ -127,9 +129,10 @@ def resume(run_dir, steps, overrides) -> None:
     Networks, EMA, optimisers, LR schedules, step and RNG states (so data order and augmentation)
     are restored: on the CPU, a run stopped and resumed ends bit-identical to one never stopped.
     """
-    from .config import load_config
+    from .config import check_unique_overrides, load_config
     from .train import train as run_training
 
+    check_unique_overrides(list(overrides))
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
@@ -137,6 +140,8 @@ def resume(run_dir, steps, overrides) -> None:
     if bad:
         raise GankitError(f"resume --set changes train.* fields only (data, model and objective are the "
                           f"checkpoint's), got {bad[0]!r}")
+    if steps is not None and any(o.split("=", 1)[0].strip() == "train.steps" for o in overrides):
+        raise GankitError("give --steps or --set train.steps, not both")
     extra = [f"train.steps={steps}"] if steps is not None else []
     cfg = load_config(None, str(run / "config.yaml"), [*overrides, *extra])
     _join(cfg)
@@ -169,8 +174,9 @@ def sample(run_dir, n, out, seed, klass, truncation) -> None:
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path())
-@click.option("--n", "n", type=click.IntRange(min=10), default=None,
-              help="Samples to draw (default: as many as the held-out real images, at most 10,000).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=None,
+              help="Samples to draw (default: as many as the held-out real images, at most 10,000; images: "
+                   "at least 10).")
 @click.option("--features", default="classifier", show_default=True,
               help="Feature network: classifier (trained here, offline) or inception (the standard FID network).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -188,7 +194,7 @@ def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
 
     FEATURES[features]  # an unknown name fails here, before any work: the registry's one-line error
     kwargs = {"weights": inception_weights, "download": download} if features == "inception" else {}
-    out = evaluate_run(run_dir, n, features, log=lambda s: click.echo(f"eval: {s}", err=True), **kwargs)
+    out = evaluate_run(run_dir, n, features, log=lambda s: _say(f"eval: {s}"), **kwargs)
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -209,7 +215,7 @@ def theory(out, as_json) -> None:
     from .files import check_writable
 
     check_writable(out)  # before minutes of computing, not after
-    rows = run_claims(out, log=lambda s: click.echo(f"theory: {s}", err=True))
+    rows = run_claims(out, log=lambda s: _say(f"theory: {s}"))
     Path(out, "claims.json").write_text(json.dumps(claims_json(rows), indent=1))
     from .report import write_report
 
@@ -222,7 +228,7 @@ def theory(out, as_json) -> None:
                    f"report: {Path(out) / 'report.html'}")
     failed = [r for r in rows if not r.passed]
     if failed:
-        click.echo(f"theory: {len(failed)} of {len(rows)} claims failed", err=True)
+        _say(f"theory: {len(failed)} of {len(rows)} claims failed")
         sys.exit(1)
 
 
@@ -256,11 +262,20 @@ def _leave() -> None:
         sys.modules["gankit.distributed"].shutdown()
 
 
+def _say(line: str) -> None:
+    """A line on stderr for the user; a stderr that cannot be written (a closed pipe, a full disk) must
+    not turn a good run into a failed one, so the line is then dropped."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass
+
+
 def _error(message: str) -> None:
-    """One line on stderr: ``gankit: error: ...``, with line breaks the user typed (in an argument,
-    say) shown escaped so they cannot split it."""
-    one = message.strip().replace("\r", "\\r").replace("\n", "\\n")
-    click.echo(f"gankit: error: {one}", err=True)
+    """One line on stderr: ``gankit: error: ...``, with line breaks and other control characters the
+    user typed (in an argument or a path, say) shown escaped so they cannot split or garble it."""
+    one = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message.strip())
+    _say(f"gankit: error: {one}")
 
 
 def _interrupted(e: BaseException | None) -> None:
@@ -269,7 +284,7 @@ def _interrupted(e: BaseException | None) -> None:
     import signal
 
     signum = getattr(e, "signum", signal.SIGINT)
-    click.echo(f"gankit: interrupted ({signal.Signals(signum).name}); checkpoints already written are kept", err=True)
+    _say(f"gankit: interrupted ({signal.Signals(signum).name}); checkpoints already written are kept")
     sys.exit(128 + int(signum))
 
 
@@ -291,9 +306,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except KeyboardInterrupt as e:
         _interrupted(e)
+    except BrokenPipeError:  # whoever read our output went away (`| head`): the work itself is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        sys.exit(0)
     except Exception as e:  # a file gankit reads or writes (permissions, a full disk), or memory
         from .memory import describe_error, is_out_of_memory
 
+        if isinstance(e, ValueError) and "null byte" in str(e):  # the OS cannot name such a file
+            _error("a path given contains a NUL character")
+            sys.exit(2)
         if not (isinstance(e, OSError) or is_out_of_memory(e)):
             raise  # a bug: its traceback is the report
         _error(describe_error(e))

@@ -10,12 +10,15 @@ be rebuilt.
 from __future__ import annotations
 
 import difflib
+import math
+import reprlib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import GankitError, unknown_name
 from .files import write_atomic
@@ -29,10 +32,23 @@ __all__ = [
     "preset_names",
     "load_config",
     "parse_overrides",
+    "check_unique_overrides",
     "config_yaml",
     "save_config",
     "read_config",
 ]
+
+
+def _not_bool(v: Any) -> Any:
+    """A YAML true/false is not a number (pydantic would read it as 1/0): refused in number fields.
+    Numbers written as text stay accepted (YAML 1.1 reads 3e-4 as text)."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got {str(v).lower()}")
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
 
 
 class _Section(BaseModel):
@@ -40,6 +56,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
+MIXTURE_RANGE = 1e6  # mixture1d: |means| and stds (and 1/stds) up to this
 MIN_EVAL_SAMPLES = 10  # the k-NN metrics need more than k = 5 neighbours; IS uses 10 splits
 
 
@@ -58,12 +75,12 @@ class DataConfig(_Section):
     """
 
     name: str = "ring8"
-    weights: Optional[list[float]] = None
-    means: Optional[list[float]] = None
-    stds: Optional[list[float]] = None
+    weights: Optional[list[Float]] = None
+    means: Optional[list[Float]] = None
+    stds: Optional[list[Float]] = None
     root: Optional[str] = None
     download: bool = False
-    resolution: Optional[int] = Field(None, gt=0)
+    resolution: Optional[Int] = Field(None, gt=0, le=1024)  # images are resized to this; 1024 is beyond every net
     hflip: bool = False
 
     @field_validator("name")
@@ -94,6 +111,12 @@ class DataConfig(_Section):
                 raise ValueError("data.weights, data.means and data.stds must have the same, non-zero length")
             if any(s <= 0 for s in self.stds) or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
                 raise ValueError("data.stds must be positive and data.weights non-negative with a positive sum")
+            if not math.isfinite(sum(self.weights)):
+                raise ValueError("data.weights must have a finite sum (they are normalised by it)")
+            if any(abs(m) > MIXTURE_RANGE for m in self.means) or not all(
+                    1 / MIXTURE_RANGE <= s <= MIXTURE_RANGE for s in self.stds):
+                raise ValueError(f"data.means must lie within ±{MIXTURE_RANGE:g} and data.stds within "
+                                 f"[{1 / MIXTURE_RANGE:g}, {MIXTURE_RANGE:g}] (a float32 network cannot fit more)")
         elif given:
             raise ValueError(f"data.{given[0]} is only used by data.name=mixture1d")
         if self.is_toy:
@@ -118,11 +141,11 @@ class ModelConfig(_Section):
     """
 
     name: str = "mlp"
-    z_dim: int = Field(2, gt=0)
-    g_hidden: int = Field(128, gt=0)
-    g_layers: int = Field(3, gt=0)
-    d_hidden: int = Field(128, gt=0)
-    d_layers: int = Field(3, gt=0)
+    z_dim: Int = Field(2, gt=0)
+    g_hidden: Int = Field(128, gt=0)
+    g_layers: Int = Field(3, gt=0)
+    d_hidden: Int = Field(128, gt=0)
+    d_layers: Int = Field(3, gt=0)
     conditional: bool = False  # class-conditional G and D (image datasets with labels)
     g_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "relu"
     d_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "leaky_relu"
@@ -141,9 +164,9 @@ class ObjectiveConfig(_Section):
     """The game: objective by name, and D regularisers (unset means the objective's default)."""
 
     name: str = "nonsaturating"
-    gp_weight: Optional[float] = Field(None, ge=0)  # WGAN-GP λ; default 10 for wgan-gp, else 0
-    clip: Optional[float] = Field(None, gt=0)  # weight clipping c; default 0.01 for wasserstein
-    r1_gamma: float = Field(0.0, ge=0)  # R1 weight γ: the loss adds γ/2·E‖∇D(x)‖²
+    gp_weight: Optional[Float] = Field(None, ge=0)  # WGAN-GP λ; default 10 for wgan-gp, else 0
+    clip: Optional[Float] = Field(None, gt=0)  # weight clipping c; default 0.01 for wasserstein
+    r1_gamma: Float = Field(0.0, ge=0)  # R1 weight γ: the loss adds γ/2·E‖∇D(x)‖²
 
     @field_validator("name")
     @classmethod
@@ -156,30 +179,30 @@ class ObjectiveConfig(_Section):
 class TrainConfig(_Section):
     """The loop (Algorithm 1 of Goodfellow et al. 2014): d_steps D updates per G update, Adam."""
 
-    steps: int = Field(10000, gt=0)  # generator updates
-    batch_size: int = Field(256, gt=0)
-    d_steps: int = Field(1, gt=0)  # k of Algorithm 1
-    lr_g: float = Field(1e-4, gt=0)
-    lr_d: float = Field(1e-4, gt=0)
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
+    steps: Int = Field(10000, gt=0)  # generator updates
+    batch_size: Int = Field(256, gt=0)
+    d_steps: Int = Field(1, gt=0)  # k of Algorithm 1
+    lr_g: Float = Field(1e-4, gt=0)
+    lr_d: Float = Field(1e-4, gt=0)
+    beta1: Float = Field(0.5, ge=0, lt=1)
+    beta2: Float = Field(0.999, ge=0, lt=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of both rates to 0 at the end
-    ema: float = Field(0.0, ge=0, lt=1)  # decay of the EMA copy of G used for sampling; 0: no EMA
+    ema: Float = Field(0.0, ge=0, lt=1)  # decay of the EMA copy of G used for sampling; 0: no EMA
     augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
-    seed: int = Field(0, ge=0, lt=2**64)  # torch seeds are unsigned 64-bit
+    seed: Int = Field(0, ge=0, lt=2**64)  # torch seeds are unsigned 64-bit
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    log_every: int = Field(100, gt=0)
-    eval_every: int = Field(1000, ge=0)  # 0: only at the end
-    sample_every: int = Field(1000, ge=0)  # 0: only at the end
-    checkpoint_every: int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
-    keep_checkpoints: int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
+    log_every: Int = Field(100, gt=0)
+    eval_every: Int = Field(1000, ge=0)  # 0: only at the end
+    sample_every: Int = Field(1000, ge=0)  # 0: only at the end
+    checkpoint_every: Int = Field(1000, ge=0)  # 0: only at the end (and on SIGINT/SIGTERM)
+    keep_checkpoints: Int = Field(1, ge=1)  # checkpoints/step_*.pt kept; checkpoints/last.pt is the newest
     # image runs: bf16 autocast, channels_last, fused Adam; null (auto) = on with CUDA, off on the CPU
     fast: bool | None = None
     cuda_graph: bool = True  # fast path on one GPU: replay the whole step from a CUDA graph (false: eager)
     reuse_fake: bool = False  # G step on the last D step's fake batch: one G forward a step (pytorch/examples)
     compile: bool = False  # torch.compile G and D (fused kernels; not with GP or R1); compiling takes a while
     sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)
-    eval_samples: int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
+    eval_samples: Int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
     tensorboard: bool = True
     progress: bool = True
@@ -255,21 +278,60 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a name, not a list or mapping",
+                                                        key_node.start_mark)
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {reprlib.repr(key)}",
+                                                        key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+MAX_CONFIG_NODES = 100_000  # a config is a few dozen values; aliases must not expand it beyond this
+
+
+def _expanded_size(data: Any, limit: int = MAX_CONFIG_NODES) -> int:
+    """How many values ``data`` holds once YAML aliases are expanded (shared objects counted at each
+    use, as validation would walk them), counted up to just past ``limit``: a "billion laughs"
+    document is a few lines of text but 10⁹ values."""
+    sizes: dict[int, int] = {}
+
+    def size(x: Any) -> int:
+        if not isinstance(x, (dict, list)):
+            return 1
+        if id(x) not in sizes:
+            sizes[id(x)] = limit + 1  # a cycle (which safe YAML cannot build) counts as too large
+            items = list(x.values()) if isinstance(x, dict) else x
+            total = 1
+            for item in items:
+                total += size(item)
+                if total > limit:
+                    break
+            sizes[id(x)] = min(total, limit + 1)
+        return sizes[id(x)]
+
+    return size(data)
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    at = f" at line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(e, "problem", None) or ""
+    ours = problem.startswith(("duplicate key", "a key must be"))
+    return f"not valid YAML{at}{': ' + problem if ours else ''}"
 
 
 def _read_yaml(text: str, where: str) -> dict:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None)
-        what = f": {problem}" if problem and problem.startswith("duplicate key") else ""
-        raise GankitError(f"{where}: not valid YAML{at}{what}") from None
+        raise GankitError(f"{where}: {_yaml_problem(e)}") from None
+    except RecursionError:
+        raise GankitError(f"{where}: nested too deeply to be a config") from None
+    if _expanded_size(data) > MAX_CONFIG_NODES:
+        raise GankitError(f"{where}: holds more than {MAX_CONFIG_NODES:,} values once its aliases are expanded; "
+                          "not a config")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -296,17 +358,22 @@ def _file_dict(path: str | Path) -> dict:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """``["train.steps=100", "objective.name=hinge"]`` → nested dict; values are read as YAML."""
+    """``["train.steps=100", "objective.name=hinge"]`` → nested dict; values are read as YAML (a later
+    value of a key replaces an earlier one: see :func:`check_unique_overrides` for the command line)."""
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
-            raise GankitError(f"--set expects section.key=value, got {item!r}")
+            raise GankitError(f"--set expects section.key=value, got {reprlib.repr(item)}")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw  # not YAML: keep the text, the field's type check decides
+        except RecursionError:
+            raise GankitError(f"--set {key}: the value is nested too deeply") from None
+        if _expanded_size(value) > MAX_CONFIG_NODES:
+            raise GankitError(f"--set {key}: the value holds more than {MAX_CONFIG_NODES:,} values")
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
@@ -316,6 +383,17 @@ def parse_overrides(items: list[str]) -> dict:
             node = nxt
         node[parts[-1]] = value
     return out
+
+
+def check_unique_overrides(items: list[str]) -> None:
+    """One line when the command line sets a key twice (``--set train.steps=3 --set train.steps=4``):
+    as with a key given twice in a YAML file, which of the two was meant?"""
+    seen: set[str] = set()
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if key in seen:
+            raise GankitError(f"--set {key} is given twice")
+        seen.add(key)
 
 
 def _merge(base: dict, new: dict) -> dict:
@@ -352,7 +430,7 @@ def _format_error(e: ValidationError) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
     if "input" in err and err["type"] not in ("value_error", "model_type"):
-        msg += f" (got {err['input']!r})"
+        msg += f" (got {reprlib.repr(err['input'])})"  # the input may be huge: a short repr
     return f"config {name}: {msg}" if name else f"config: {msg}"
 
 

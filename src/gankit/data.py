@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .errors import GankitError
+from .errors import GankitError, refusal
 from .registry import Registry
 
 __all__ = ["ImageData", "DATASETS", "load_dataset", "load_splits", "to_model_range", "to_uint8", "resize_uint8",
@@ -152,7 +152,7 @@ def _torchvision(cls_name: str, name: str, where: str, files: str):
             if isinstance(e, RuntimeError) and str(e).startswith("Dataset not found"):  # the files are absent
                 raise GankitError(f"{name} not found under {root_path} ({str(e).splitlines()[0][:80]}); put {wanted} "
                                   f"or set data.download=true when online") from None
-            problem = _first_line(e)
+            problem = refusal(e) if "Weights only" in str(e) else _first_line(e)  # never torch's unsafe advice
         if problem is not None:
             raise _unreadable(name, cls_name, root_path, where, wanted, split, problem, download)
         images = images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)  # → [N, C, H, W]
@@ -196,7 +196,7 @@ def _class_files(root: str) -> tuple[list[tuple[str, int]], list[str]]:
     except OSError as e:  # no class sub-folder (FileNotFoundError), or an unreadable root
         raise GankitError(f"imagefolder: no images found under {root} ({_first_line(e, 80)})") from None
     real_root = os.path.realpath(root)
-    owner: dict[str, tuple[str, str]] = {}  # real path of a file → (the path it was first met at, its class)
+    owner: dict[object, tuple[str, str]] = {}  # a file's identity → (the path it was first met at, its class)
     samples, empty = [], []
     for label, cls in enumerate(classes):
         top = os.path.join(root, cls)
@@ -211,12 +211,17 @@ def _class_files(root: str) -> tuple[list[tuple[str, int]], list[str]]:
                 if not fname.lower().endswith(IMG_EXTENSIONS):
                     continue
                 real = os.path.realpath(path)
-                if real in owner:
-                    if owner[real][1] != cls:
-                        raise GankitError(f"imagefolder: {path} (class {cls!r}) and {owner[real][0]} (class "
-                                          f"{owner[real][1]!r}) are the same file {real}; keep it in one class")
+                try:  # a file's identity: hard links to one file share it, whatever their paths
+                    st = os.stat(path)
+                    ident: object = (st.st_dev, st.st_ino)
+                except OSError:  # a broken link: reported when it is read
+                    ident = real
+                if ident in owner:
+                    if owner[ident][1] != cls:
+                        raise GankitError(f"imagefolder: {path} (class {cls!r}) and {owner[ident][0]} (class "
+                                          f"{owner[ident][1]!r}) are the same file {real}; keep it in one class")
                     continue  # the same file again in its own class, through a link: taken once
-                owner[real] = (path, cls)
+                owner[ident] = (path, cls)
                 samples.append((path, label))
                 count += 1
         if count == 0:

@@ -8,6 +8,7 @@ as ``gankit: error: <message>`` and exits with status 2, never with a traceback.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable
 
 
@@ -23,6 +24,19 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> GankitError:
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return GankitError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid)}")
+
+
+def refusal(e: BaseException) -> str:
+    """Why a file failed to load, in one line: for a weights-only refusal, what was refused in gankit's
+    words (torch's own text suggests the unsafe way of loading it anyway)."""
+    text = str(e)
+    if "Weights only load failed" not in text:
+        first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+        return first[:200]
+    found = re.search(r"(unsupported GLOBAL \S+|Unsupported global: \S+|Unsupported operand \S+)", text)
+    what = f" ({found.group(1).rstrip('.')})" if found else ""
+    return (f"it holds objects other than tensors and plain data{what}; gankit never unpickles those, "
+            "since unpickling can run code, and will not load this file")
 
 
 class Diverged(GankitError):

@@ -12,7 +12,16 @@ import sys
 import time
 from typing import Mapping, TextIO
 
-__all__ = ["Progress", "format_duration"]
+__all__ = ["Progress", "format_duration", "note"]
+
+
+def note(line: str, stream: TextIO | None = None) -> None:
+    """A line for the user on stderr. A stderr that cannot be written (a closed pipe, a full disk)
+    drops the line: what the user sees must never stop the training it describes."""
+    try:
+        print(line, file=stream if stream is not None else sys.stderr, flush=True)
+    except (OSError, ValueError):  # ValueError: a closed file
+        pass
 
 
 def format_duration(seconds: float) -> str:
@@ -51,9 +60,12 @@ class Progress:
         if not self.enabled:
             return
         if self.bar is not None:
-            if logged:
-                self.bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-            self.bar.update(1)
+            try:
+                if logged:
+                    self.bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                self.bar.update(1)
+            except (OSError, ValueError):  # the terminal went away: train on without a bar
+                self.bar, self.enabled = None, False
             return
         now = self.clock()
         if step < self.total and step < self.next_tenth and now - self.last < self.every_s:
@@ -66,9 +78,12 @@ class Progress:
         parts = [f"train: step {step}/{self.total} ({100 * step / self.total:.0f}%)", f"{rate:.3g} steps/s",
                  f"ETA {format_duration(eta)}" if eta != float("inf") else "ETA ?"]
         parts += [f"{k} {v:.4g}" for k, v in losses.items()]
-        print(", ".join(parts), file=self.stream, flush=True)
+        note(", ".join(parts), self.stream)
 
     def close(self) -> None:
         """Close the bar (plain lines need nothing)."""
         if self.bar is not None:
-            self.bar.close()
+            try:
+                self.bar.close()
+            except (OSError, ValueError):
+                pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
@@ -43,7 +44,9 @@ class Collector:
         self._jsonl = None
         self._tb = None
         if self.run_dir is not None:
-            self._jsonl = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
+            # O_NOFOLLOW: a metrics.jsonl planted as a symbolic link must not make gankit append elsewhere
+            fd = os.open(self.run_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            self._jsonl = os.fdopen(fd, "a", buffering=1)
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter  # imported only when used: slow
 
@@ -114,7 +117,8 @@ def read_jsonl(path: str | Path, torn_ok: bool = False) -> list[dict]:
     if torn_ok and not path.is_file():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    text = path.read_bytes().decode("utf-8", errors="replace" if torn_ok else "strict")
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
@@ -128,10 +132,17 @@ def read_jsonl(path: str | Path, torn_ok: bool = False) -> list[dict]:
     return rows
 
 
+def _step(row: dict) -> int | None:
+    """A row's step if it is a whole number (not a bool), else None."""
+    step = row.get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
 def truncate_jsonl(path: str | Path, last_step: int) -> None:
     """Drop the rows of a ``metrics.jsonl`` logged after ``last_step`` (what a resumed run redoes),
-    and a torn last line; the file is replaced atomically."""
+    a torn last line and rows without a whole-number step (a damaged or hand-edited line: nothing of
+    gankit's); the file is replaced atomically."""
     path = Path(path)
     if path.is_file():
-        keep = [row for row in read_jsonl(path, torn_ok=True) if row.get("step", 0) <= last_step]
+        keep = [row for row in read_jsonl(path, torn_ok=True) if (_step(row) is not None and _step(row) <= last_step)]
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in keep))

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import signal
-import sys
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,11 +39,11 @@ from .errors import Diverged, GankitError, StopNow
 from .evaluate import (eval_bytes, evaluate_toy, generator_chunk, image_evaluator, image_record, probe_generator,
                        run_generator, sample_uint8, toy_record)
 from .fast import StepSums, cuda_graphed, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
-from .files import LOCK_NAME, RunLock, check_new_run_dir, write_atomic
+from .files import LOCK_NAME, RunLock, check_new_run_dir, clear_unstarted_run, write_atomic
 from .memory import describe_error, is_out_of_memory, require_bytes
 from .nets import build_nets
 from .objectives import gan_value, get_objective, gradient_penalty, r1_penalty
-from .progress import Progress
+from .progress import Progress, note
 
 __all__ = ["train", "TrainResult", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
 
@@ -106,13 +105,14 @@ def build_run(cfg: Config, device: torch.device, data: GaussianMixture | ImageDa
 
 
 def apply_train_overrides(opt: torch.optim.Optimizer, sched, saved: dict, t, side: str) -> None:
-    """Make a resumed optimiser follow ``train.lr_<side>``, ``beta1`` and ``beta2`` where the resumed
-    config (``t``) changed them from the checkpoint's (``saved``, its ``train`` section): the loaded
-    state carries the old values, and config.yaml must describe what runs. The schedule goes on from
-    the new base rate: lr = lr_new · lr_factor(schedule, step, steps), as LambdaLR computes it.
-    Values that did not change are left exactly as loaded (bit-identical resume)."""
+    """Make a resumed optimiser follow ``train.lr_<side>``, ``beta1``, ``beta2``, ``lr_schedule`` and
+    ``steps`` where the resumed config (``t``) changed them from the checkpoint's (``saved``, its
+    ``train`` section): the loaded state carries the old values, and config.yaml must describe what
+    runs. The rate of the next update is then lr · lr_factor(schedule, step, steps) with the new
+    values, as LambdaLR computes it (a longer run's linear decay goes on from where the new total puts
+    it). Values that did not change are left exactly as loaded (bit-identical resume)."""
     lr = getattr(t, f"lr_{side}")
-    if saved.get(f"lr_{side}") != lr:
+    if (saved.get(f"lr_{side}"), saved.get("lr_schedule"), saved.get("steps")) != (lr, t.lr_schedule, t.steps):
         sched.base_lrs = [lr] * len(opt.param_groups)
         for g in opt.param_groups:
             g["initial_lr"] = lr
@@ -121,6 +121,45 @@ def apply_train_overrides(opt: torch.optim.Optimizer, sched, saved: dict, t, sid
     if (saved.get("beta1"), saved.get("beta2")) != (t.beta1, t.beta2):
         for g in opt.param_groups:
             g["betas"] = (t.beta1, t.beta2)
+
+
+def _check_optimizer(opt: torch.optim.Optimizer, name: str, where: Path) -> None:
+    """One line when a loaded Adam state cannot belong to these parameters or is not finite (a damaged
+    checkpoint must be refused here, not diverge or crash at the first step)."""
+    for g in opt.param_groups:
+        if not all(math.isfinite(float(x)) and float(x) >= 0 for x in (g["lr"], *g["betas"])):
+            raise GankitError(f"checkpoint {where}: {name} holds a learning rate or beta that is not finite")
+        for p in g["params"]:
+            st = opt.state.get(p, {})
+            moments = [st[k] for k in ("exp_avg", "exp_avg_sq") if k in st]
+            if any(m.shape != p.shape for m in moments) or not all(bool(torch.isfinite(m).all()) for m in moments):
+                raise GankitError(f"checkpoint {where}: {name}'s Adam moments do not fit the parameters or are "
+                                  "not finite")
+            step = st.get("step", 0)
+            if not (math.isfinite(float(step)) and float(step) >= 0):
+                raise GankitError(f"checkpoint {where}: {name}'s step count is {float(step)}")
+
+
+def restore(state: dict, G: nn.Module, D: nn.Module, G_ema: AveragedModel | None, opts, schedules, t,
+            where: Path) -> None:
+    """Load a checked training checkpoint (:func:`gankit.checkpoint.check_resumable`) into this run's
+    networks, optimisers (D's, G's), schedules and RNG, taking ``train.*`` changes into account (see
+    :func:`apply_train_overrides`); the EMA starts afresh from G when the resumed config asks for one
+    the checkpoint lacks. Anything that does not fit is one GankitError line."""
+    try:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        for opt, sched, key in zip(opts, schedules, ("d", "g")):
+            load_optimizer(opt, state[f"opt_{key}"])  # this run's fused/capturable flags, the saved state
+            sched.load_state_dict(state[f"sched_{key}"])
+            apply_train_overrides(opt, sched, state["config"].get("train", {}), t, key)
+            _check_optimizer(opt, f"opt_{key}", where)
+        if G_ema is not None and state.get("G_ema") is not None:
+            G_ema.module.load_state_dict(state["G_ema"])
+            G_ema.n_averaged.fill_(state["ema_n"])  # else 0: the first update copies G
+        set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, OverflowError) as e:
+        raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None
 
 
 def lr_factor(schedule: str, step: int, steps: int) -> float:
@@ -218,11 +257,15 @@ def train(cfg: Config, run_dir: str | Path | None = None,
     """
     W = distributed.init(use_cuda=resolve_device(cfg.train.device).type == "cuda")  # one process unless torchrun
     writer = run_dir is not None and W.main
-    with RunLock(run_dir) if writer else contextlib.nullcontext():
+    # SIGINT/SIGTERM are recorded from the start (a stop during set-up is honoured after step 1, with
+    # a checkpoint), not only once the loop runs: a run stopped mid-set-up would hold no checkpoint
+    with RunLock(run_dir) if writer else contextlib.nullcontext(), _StopSignals(active=run_dir is not None) as signals:
         if writer and not resume:
             check_new_run_dir(run_dir)  # under the lock: two runs started together cannot both pass
+            if clear_unstarted_run(run_dir):
+                note(f"gankit: {run_dir} held a run that never reached its first checkpoint; starting it again")
         try:
-            return _train(cfg, run_dir, callback, resume, stop_after, data)
+            return _train(cfg, run_dir, callback, resume, stop_after, data, signals)
         except BaseException:
             if writer and not resume:
                 _remove_if_unused(Path(run_dir))
@@ -245,7 +288,7 @@ def _last_good(run: Path | None) -> str:
 
 
 def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop_after: int | None,
-           data: GaussianMixture | ImageData | None) -> TrainResult:
+           data: GaussianMixture | ImageData | None, signals: "_StopSignals") -> TrainResult:
     t = cfg.train
     device = resolve_device(t.device)
     W = distributed.world()
@@ -266,8 +309,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     wants_graph = fast and t.cuda_graph and device.type == "cuda"
     graphed = wants_graph and not W.enabled
     if wants_graph and W.enabled and W.main:
-        print("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly",
-              file=sys.stderr)
+        note("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly")
     if fast:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         if device.type == "cuda":
@@ -284,8 +326,8 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
         # DDP averages gradients in backward; the D step goes through D_par, the G step through G_par
         D_par, G_par = DistributedDataParallel(D, device_ids=ids), DistributedDataParallel(G, device_ids=ids)
         if W.main:
-            print(f"data-parallel: {W.size} processes ({torch.distributed.get_backend()}), batch {B} per process, "
-                  f"{global_batch} global", file=sys.stderr)
+            note(f"data-parallel: {W.size} processes ({torch.distributed.get_backend()}), batch {B} per process, "
+                 f"{global_batch} global")
     else:
         D_par, G_par = D, G
     obj = get_objective(cfg.objective.name)
@@ -305,15 +347,15 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     # activations and casts into fewer kernels; the EMA copy above stays uncompiled (it only samples).
     compiled = t.compile and not (gp_weight > 0 or r1_gamma > 0)
     if t.compile and not compiled and W.main:
-        print("train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
-              "lack; G and D run uncompiled", file=sys.stderr)
+        note("train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
+             "lack; G and D run uncompiled")
     if compiled:
         G.compile()
         D.compile()
     if fast and W.main and t.progress:  # say which path runs: its numbers differ from fp32 in the last bits
         parts = ["bf16 autocast", "channels_last", "fused Adam"] + (["CUDA graph"] if graphed else []) + \
             (["torch.compile"] if compiled else [])
-        print(f"fast path: {', '.join(parts)} (train.fast=false: fp32 eager)", file=sys.stderr)
+        note(f"fast path: {', '.join(parts)} (train.fast=false: fp32 eager)")
     z_dim = cfg.model.z_dim
     if not toy:
         images, labels = data.images.to(device), data.labels.to(device)  # uint8 [N, C, H, W], [N]
@@ -363,27 +405,15 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
         if run is None:
             raise GankitError("resume needs the run directory")
         where = run / "checkpoints" / LAST
+        if not where.exists() and (run / "config.yaml").is_file():
+            raise GankitError(f"{run} has no checkpoint: it stopped before its first one; start it again with "
+                              f"gankit train --config {run / 'config.yaml'} --out {run}")
         state = load_checkpoint(where)  # on the CPU: RNG states must stay there; load_state_dict moves the rest
         check_resumable(state, cfg.model_dump(mode="json"), shape, n_cls, where, fp)
         start = state["step"]
         if start >= t.steps:
             raise GankitError(f"{run} already finished {start} steps; pass --steps with a larger total to go on")
-        try:
-            G.load_state_dict(state["G"])
-            D.load_state_dict(state["D"])
-            load_optimizer(opt_g, state["opt_g"])  # this run's fused/capturable flags, the saved state
-            load_optimizer(opt_d, state["opt_d"])
-            schedules[0].load_state_dict(state["sched_d"])
-            schedules[1].load_state_dict(state["sched_g"])
-            if G_ema is not None:
-                G_ema.module.load_state_dict(state["G_ema"])
-                G_ema.n_averaged.fill_(int(state["ema_n"]))
-            saved = state["config"].get("train", {})
-            for opt, sched, side in ((opt_d, schedules[0], "d"), (opt_g, schedules[1], "g")):
-                apply_train_overrides(opt, sched, saved, t, side)
-            set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
-        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
-            raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None
+        restore(state, G, D, G_ema, (opt_d, opt_g), schedules, t, where)
         if W.main:
             remove_partial_writes(run / "checkpoints")
             stats.truncate_jsonl(run / "metrics.jsonl", start)
@@ -400,7 +430,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     if not toy and t.eval_features:
         if W.main:
             evaluator = image_evaluator(cfg, t.eval_features, device=device, train=data,
-                                        log=lambda s: print(f"eval: {s}", file=sys.stderr))
+                                        log=lambda s: note(f"eval: {s}"))
         distributed.barrier()
     # --- one training step: Algorithm 1's k D updates and one G update, then the EMA of G --------
     # It makes no host sync (statistics are summed on the device, the divergence guard reads the
@@ -476,7 +506,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
 
     run_step = train_step
     if graphed:
-        run_step = cuda_graphed(train_step, warmup=GRAPH_WARMUP, notice=lambda s: print(s, file=sys.stderr))
+        run_step = cuda_graphed(train_step, warmup=GRAPH_WARMUP, notice=lambda s: note(s))
 
     def flush(step: int) -> dict[str, float]:
         for k, v in sums.means().items():
@@ -520,8 +550,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
         callback(0, G, D)
     progress = Progress(start, t.steps, enabled=t.progress and W.main)
     reduce = distributed.all_mean if W.enabled else None  # logged statistics: the mean over processes
-    with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector, \
-            _StopSignals(active=run is not None) as signals:
+    with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector:
         for step in range(start + 1, t.steps + 1):
             run_step()  # D steps, G step, EMA (see train_step)
             for sched in schedules:
