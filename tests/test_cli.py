@@ -272,3 +272,9 @@ def test_control_characters_in_an_error_are_shown_escaped(capsys, text):
         code, _, err = run(args, capsys)
         assert code == 2 and len(err.splitlines()) == 1
         assert all(c.isprintable() for c in err.rstrip("\n"))
+
+
+def test_eval_of_a_toy_run_prints_undefined_values_and_takes_few_samples(run_dir, capsys):
+    code, out, err = run(["eval", str(run_dir), "--n", "5"], capsys)
+    assert code == 0, err
+    assert "kl_uniform" in out and "5 samples" in out

@@ -1,5 +1,6 @@
 """Sampling noise and generators (gankit.evaluate): truncation, memory estimates, out-of-memory errors."""
 
+import json
 import math
 
 import numpy as np
@@ -7,8 +8,10 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.evaluate import (IMAGE_METRICS, REF_SUBSET, eval_bytes, generate, generator_chunk, noise_bytes,
-                             out_of_memory_as_error, probe_generator, truncated_noise)
+from gankit.evaluate import (IMAGE_METRICS, REF_SUBSET, ImageEvaluator, eval_bytes, generate, generator_chunk,
+                             image_record, json_number, noise_bytes, out_of_memory_as_error, probe_generator,
+                             toy_record, truncated_noise)
+from gankit.features import FeatureNet
 from gankit.nets import DCGANGenerator, MLPGenerator
 
 
@@ -140,3 +143,34 @@ def test_other_errors_pass_through_the_memory_guard():
             with out_of_memory_as_error("x"):
                 raise error
     assert np.isfinite(eval_bytes(1, 1, (1,)))
+
+
+NOT_FINITE = [float("nan"), float("inf"), -float("inf"), np.float64("nan"), np.float32("inf"),
+              torch.tensor(float("nan")), "0.5", None]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE, ids=repr)
+def test_eval_records_write_what_is_not_a_finite_number_as_null(bad):
+    # JSON has no NaN: json.dumps writes a bare NaN by default, which strict parsers refuse
+    toy = toy_record({"toy/jsd": 0.25, "toy/high_quality": 0.0, "toy/modes": np.int64(3), "toy/kl_uniform": bad}, 50, 7)
+    back = json.loads(json.dumps(toy, allow_nan=False))
+    assert {k: m["value"] for k, m in back["metrics"].items()} == {"jsd": 0.25, "high_quality": 0.0, "modes": 3,
+                                                                   "kl_uniform": None}
+    assert type(back["metrics"]["modes"]["value"]) is int and back["n"] == 50 and back["step"] == 7
+    net = FeatureNet("classifier", "a classifier", "key", embed=lambda x: (x, x), dim=4, classes=3)
+    floor = {k: 0.5 for k in IMAGE_METRICS} | {"kid": bad}
+    ev = ImageEvaluator(net, ref={}, floor=floor, n_floor=20, split="two halves")
+    vals = {k: 1.5 for k in IMAGE_METRICS} | {"fid": bad}
+    back = json.loads(json.dumps(image_record(ev, vals, 20, 3, "digits"), allow_nan=False))["metrics"]
+    assert back["fid"]["value"] is None and back["kid"]["floor"] is None
+    assert all(back[k]["value"] == 1.5 for k in IMAGE_METRICS if k != "fid")
+    assert all(back[k]["floor"] == 0.5 for k in IMAGE_METRICS if k != "kid")
+
+
+@pytest.mark.parametrize("value, expected", [(0.125, 0.125), (np.float32(0.5), 0.5), (3, 3), (np.int64(-4), -4),
+                                             (10**400, 10**400), (1e308, 1e308), (float("nan"), None), (True, None),
+                                             ("1", None), ([1.0], None), (torch.tensor(2.5), 2.5)])
+def test_json_number_keeps_finite_numbers_and_never_raises(value, expected):
+    out = json_number(value)
+    assert out == expected and type(out) is type(expected)
+    json.dumps(out, allow_nan=False)

@@ -208,14 +208,21 @@ def test_a_full_disk_leaves_the_old_file_and_no_partial_one(digits_run, ring_run
     run_dir = digits_run if which == "digits" else ring_run
     out = tmp_path / f"s{suffix}"
     G, cfg, n_cls = load_generator(run_dir)
-    with monkeypatch.context() as m:
+    with monkeypatch.context() as m:  # the folder is probed up front (gankit.files.check_writable) ...
         full_disk(m, tmp_path, room)
+        code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
+    one_line_error(code, err, f"cannot write in {tmp_path}: No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    with monkeypatch.context() as m:  # ... and a disk that fills up after the probe fails the write itself
+        full_disk(m, tmp_path, room)
+        m.setattr(gankit.sampling, "check_writable", lambda folder: folder)
         code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
     one_line_error(code, err, f"cannot write samples to {out}: No space left on device")
     assert list(tmp_path.iterdir()) == []  # no 0-byte or partial file, no temporary file
     out.write_bytes(b"old samples")
     with monkeypatch.context() as m:
         full_disk(m, tmp_path, room)
+        m.setattr(gankit.sampling, "check_writable", lambda folder: folder)
         code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
     assert code == 2 and out.read_bytes() == b"old samples" and list(tmp_path.iterdir()) == [out]
     code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
@@ -322,3 +329,106 @@ def test_eval_counts_from_python_and_an_unwritable_eval_json(digits_run, ring_ru
     (run_dir / "eval.json").mkdir()
     code, _, err = run(["eval", run_dir, "--n", 40], capsys)
     one_line_error(code, err, f"cannot write {run_dir / 'eval.json'}")
+
+
+def test_image_runs_need_10_evaluation_samples_and_toy_runs_1(digits_run, ring_run, tmp_path, capsys):
+    from gankit.errors import GankitError
+    from gankit.sampling import evaluate_run
+
+    # the k-NN metrics need more than k = 5 neighbours and IS its 10 splits: below 10, one line, nothing written
+    for n in (1, 5, 9, 0, -3, np.int64(7), 2.5, True, "20"):
+        with pytest.raises(GankitError, match="integer ≥ 10") as e:
+            evaluate_run(digits_run, n=n)
+        assert "\n" not in str(e.value) and repr(n) in str(e.value)
+    assert not (digits_run / "eval.json").exists()  # the fixture's run evaluates nothing during training
+    code, _, err = run(["eval", digits_run, "--n", 5], capsys)
+    one_line_error(code, err, "10")
+    # toy runs: the exact JSD needs no sample count, the mode statistics take any n ≥ 1
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    for n in (1, 5):
+        assert evaluate_run(run_dir, n=n)["n"] == n
+    for n in (0, -1, 1.5):
+        with pytest.raises(GankitError, match="integer ≥ 1,"):
+            evaluate_run(run_dir, n=n)
+
+
+# --- 8. eval.json is JSON: no bare NaN ----------------------------------------------------------------------
+
+def strict_json(text):
+    """json.loads that refuses NaN and Infinity, which Python writes by default but JSON does not have."""
+    def refuse(constant):
+        raise ValueError(f"bare {constant} in JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_eval_json_holds_null_for_values_that_are_not_finite(ring_run, tmp_path, capsys, monkeypatch):
+    # written by the training loop (toy_record): kl_uniform is undefined when no sample is high-quality
+    trained = strict_json((ring_run / "eval.json").read_text())["metrics"]
+    assert (trained["kl_uniform"]["value"] is None) == (trained["high_quality"]["value"] == 0)
+    # written by gankit eval, whatever the metrics come out as
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    vals = {"toy/jsd": float("inf"), "toy/high_quality": 0.0, "toy/modes": 0, "toy/kl_uniform": float("nan")}
+    monkeypatch.setattr(gankit.sampling, "evaluate_toy", lambda *a, **k: dict(vals))
+    code, out, err = run(["eval", run_dir, "--n", 30, "--json"], capsys)
+    assert code == 0, err
+    res = strict_json(out)
+    assert res == strict_json((run_dir / "eval.json").read_text())
+    assert {k: m["value"] for k, m in res["metrics"].items()} == {"jsd": None, "high_quality": 0.0, "modes": 0,
+                                                                  "kl_uniform": None}
+
+
+# --- 9. a run is sampled and measured only under its own config, on its own data ---------------------------------
+
+CONFIG_EDITS = {"data.name": ("name: ring8", "name: grid25"), "model.g_hidden": ("g_hidden: 128", "g_hidden: 64"),
+                "model.z_dim": ("z_dim: 2", "z_dim: 3"), "objective.name": ("name: nonsaturating", "name: minimax")}
+
+
+@pytest.mark.parametrize("key", list(CONFIG_EDITS))
+def test_eval_and_sample_refuse_a_config_edited_after_training(ring_run, tmp_path, capsys, key):
+    run_dir = tmp_path / "run"
+    shutil.copytree(ring_run, run_dir)
+    path = run_dir / "config.yaml"
+    old, new = CONFIG_EDITS[key]
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    code, _, err = run(["eval", run_dir, "--n", 40], capsys)
+    one_line_error(code, err, "was written with another config", key, "evaluate it with its own config.yaml")
+    code, _, err = run(["sample", run_dir, "--out", tmp_path / "s.npy"], capsys)
+    one_line_error(code, err, "was written with another config", key, "sample it with its own config.yaml")
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before  # eval.json untouched
+    assert not (tmp_path / "s.npy").exists()
+    path.write_text(text)  # its own config again: both work
+    assert run(["eval", run_dir, "--n", 40, "--json"], capsys)[0] == 0
+    assert run(["sample", run_dir, "--out", tmp_path / "s.npy"], capsys)[0] == 0
+
+
+def _one_pixel(images):
+    images = images.clone()
+    images[0, 0, 0, 0] ^= 1
+    return images
+
+
+@pytest.mark.parametrize("which", ["inverted", "one pixel", "the preset's own"])
+def test_eval_measures_a_run_trained_from_python_only_on_its_own_images(tmp_path, capsys, quick_classifier, which):
+    from gankit.data import ImageData, load_dataset
+
+    cfg = load_config("digits", overrides=TINY)
+    real = load_dataset("digits", resolution=cfg.data.resolution)  # the train split, as training loads it
+    images = {"inverted": lambda x: 255 - x, "one pixel": _one_pixel, "the preset's own": lambda x: x}[which]
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir, data=ImageData(images(real.images), real.labels, real.num_classes, "mine"))
+    code, _, err = run(["eval", run_dir, "--n", 40, "--json"], capsys)
+    if which == "the preset's own":
+        assert code == 0, err  # the same images under another name: the fingerprint matches
+        assert strict_json((run_dir / "eval.json").read_text())["n"] == 40
+    else:
+        one_line_error(code, err, "was trained on other data ('mine'", "than digits gives now", "evaluate it")
+        assert not (run_dir / "eval.json").exists()
+    # sampling needs no data: the config check suffices
+    code, _, err = run(["sample", run_dir, "--n", 8, "--out", tmp_path / "s.npy"], capsys)
+    assert code == 0, err
+    assert np.load(tmp_path / "s.npy").shape == (8, *real.shape)

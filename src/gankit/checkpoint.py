@@ -179,7 +179,7 @@ def check_compatible(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[in
     if fp is not None and saved_data.get("fingerprint") not in (None, fp):
         raise GankitError(f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
                           f"{saved_data['fingerprint']}) than {cfg['data']['name']} gives now (fingerprint {fp}); "
-                          f"{use} on its own data (from Python: pass data=...)")
+                          f"{use} on its own data" + (" (from Python: pass data=...)" if use == "resume it" else ""))
 
 
 def check_resumable(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[int, ...], n_cls: int, where: Path,

@@ -201,9 +201,10 @@ def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
     click.echo(f"{run_dir}: {out['n']} samples at step {out['step']}; reference {out['split']}")
     click.echo(f"features: {out['features_info']}")
     click.echo(f"{'metric':<11}{'value':>12}{'floor':>12}  better")
-    for k, m in out["metrics"].items():
+    for k, m in out["metrics"].items():  # a value is null where it is undefined (no high-quality sample)
+        value = "–" if m["value"] is None else f"{m['value']:12.4g}"
         floor = "" if m["floor"] is None else f"{m['floor']:12.4g}"
-        click.echo(f"{k:<11}{m['value']:12.4g}{floor:>12}  {m['better']}")
+        click.echo(f"{k:<11}{value:>12}{floor:>12}  {m['better']}")
 
 
 @cli.command()

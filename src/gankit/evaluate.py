@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from .errors import GankitError
 from .data import ImageData, load_splits, to_uint8
 from .distributions import GaussianMixture
 from .files import write_atomic
-from .features import FEATURE_DIMS, FeatureNet, cache_dir, data_hash, get_feature_net
+from .features import FEATURE_DIMS, FeatureNet, cache_dir, content_digest, data_hash, get_feature_net
 from .memory import is_out_of_memory
 from .metrics import (density_coverage, frechet_distance, gaussian_stats, inception_score, kernel_distance,
                       precision_recall)
@@ -31,7 +32,8 @@ from .theory import pushforward_masses_1d
 __all__ = ["generate", "run_generator", "truncated_noise", "check_truncation", "evaluate_toy", "IMAGE_METRICS",
            "feature_metrics", "ImageEvaluator", "image_evaluator", "sample_uint8", "probe_generator",
            "generator_chunk", "noise_bytes", "eval_bytes", "out_of_memory_as_error", "floor_problem",
-           "reference_problem", "GEN_CHUNK_BYTES", "toy_record", "image_record"]
+           "reference_problem", "GEN_CHUNK_BYTES", "toy_record", "image_record", "json_number", "floor_bounds",
+           "reference_digest", "floor_digest"]
 
 
 def check_truncation(truncation: float | None) -> float | None:
@@ -213,12 +215,29 @@ def evaluate_toy(
     return out
 
 
+def json_number(v) -> int | float | None:
+    """A metric value as JSON can hold it: an int stays an int (NumPy's too), a finite real number becomes
+    a float (a 0-d tensor too), and anything else (NaN, ±inf, a number beyond float's range, a string,
+    not a number at all) becomes None, JSON's null. JSON has no NaN: ``json.dumps`` writes a bare ``NaN``
+    that strict parsers refuse. Never raises."""
+    if isinstance(v, (bool, str, bytes)):  # float("1") would parse a string: a metric value is never one
+        return None
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def toy_record(vals: dict[str, float], n: int, step: int) -> dict:
     """The eval.json record of a toy run's exact-density metrics (``vals`` from :func:`evaluate_toy`, the
-    mode statistics on n samples): no feature network and no floor, since p_data is known exactly."""
+    mode statistics on n samples): no feature network and no floor, since p_data is known exactly. A value
+    that is not a finite number (kl_uniform when no sample is high-quality) is None (:func:`json_number`)."""
     return {"features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": step,
             "split": "exact target",
-            "metrics": {k.split("/")[1]: {"value": v, "floor": None,
+            "metrics": {k.split("/")[1]: {"value": json_number(v), "floor": None,
                                           "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
                         for k, v in vals.items()}}
 
@@ -276,10 +295,12 @@ class ImageEvaluator:
 def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int, data_name: str) -> dict:
     """The eval.json record of image metrics on n samples (``vals`` from ``ev``), each beside its floor,
     naming the feature network and the split: ``{"features", "features_info", "n", "step", "split",
-    "metrics": {name: {"value", "floor", "better"}}}``."""
+    "metrics": {name: {"value", "floor", "better"}}}``. A value that is not a finite number is None
+    (:func:`json_number`), so the record is valid JSON."""
     return {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
             "split": f"{data_name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
-            "metrics": {k: {"value": v, "floor": ev.floor[k], "better": IMAGE_METRICS[k]} for k, v in vals.items()}}
+            "metrics": {k: {"value": json_number(v), "floor": json_number(ev.floor[k]), "better": IMAGE_METRICS[k]}
+                        for k, v in vals.items()}}
 
 
 def sample_uint8(G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
@@ -309,76 +330,210 @@ def _cache_write(path: Path, data, log: Callable[[str], None] | None) -> None:
         _say(log, f"cannot cache {path}: {e.strerror or e}; going on without it")
 
 
-def floor_problem(floor) -> str | None:
-    """Why a cached floor cannot be used (None when it can): it must map every metric of
-    :data:`IMAGE_METRICS` to a finite number."""
+def _as_real(v) -> float | None:
+    """v as a float when it is a real number that float holds (bool is not; a 400-digit integer
+    overflows float and is not), else None; never raises."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def floor_bounds(ref: dict[str, np.ndarray] | None = None, n_floor: int | None = None,
+                 classes: int | None = None) -> dict[str, tuple[float, float]]:
+    """The range each floor metric can take, from its math (``ref``: the reference statistics the floor
+    was measured against, ``n_floor`` held-out images, ``classes`` K of the feature network):
+
+    - fid ≥ 0 (a squared distance; :func:`gankit.metrics.frechet_distance` clips rounding at 0);
+    - precision, recall, coverage in [0, 1] (shares);
+    - is in [1, K] (exp of a mean KL divergence ≥ 0, at most exp(H(y)) ≤ K), up to rounding;
+    - density in [0, m/k] (each of the fakes lies in at most all m real k-NN balls; k = 5, m = the k-NN set
+      size min(reference features, n_floor));
+    - kid ≥ −4·max k(x, x)/m over the reference features x (m = KID's subset size): unbiased MMD² can be
+      negative, but not by much. With A, B the sums of k over distinct pairs within each subset, the biased
+      MMD² ≥ 0 gives MMD²_u ≥ (A + B)/(m²(m−1)) − (mean k(x, x) + mean k(y, y))/m. Both feature networks'
+      features are non-negative (averages after a ReLU), so k ≥ 1, A + B ≥ 0, and a true floor falls below
+      the bound only if the held-out images' mean k(y, y) exceeds three times the largest of the reference
+      (real images of the same data); for features of any sign |k(x, y)| ≤ the larger diagonal (Cauchy–
+      Schwarz) bounds (A + B) too, and the bound holds while no held-out diagonal exceeds the reference's.
+    """
+    big = math.inf
+    b = {"fid": (0.0, big), "kid": (-big, big), "is": (1 - 1e-9, big), "precision": (0.0, 1.0),
+         "recall": (0.0, 1.0), "density": (0.0, big), "coverage": (0.0, 1.0)}
+    if classes:
+        b["is"] = (1 - 1e-9, classes * (1 + 1e-9))
+    if ref is not None and n_floor:
+        feats = np.asarray(ref["feats"], np.float64)
+        m = min(len(feats), n_floor)
+        b["density"] = (0.0, m / 5 * (1 + 1e-12))
+        with np.errstate(all="ignore"):  # a non-finite bound checks nothing: the entry is read as it stands
+            diag = ((feats * feats).sum(1) / feats.shape[1] + 1) ** 3  # KID's kernel (a·b/D + 1)³ at a = b
+            low = -4 * float(diag.max()) / min(1000, m) if len(diag) else -big
+        b["kid"] = (low if math.isfinite(low) else -big, big)
+    return b
+
+
+def floor_problem(floor, bounds: dict[str, tuple[float, float]] | None = None) -> str | None:
+    """Why a floor cannot be used (None when it can): it must map every metric of :data:`IMAGE_METRICS`
+    to a finite number within ``bounds`` (default: the ranges :func:`floor_bounds` gives without the
+    reference). Never raises, whatever the values (a 400-digit integer is simply not a finite number)."""
     if not isinstance(floor, dict):
         return f"not a JSON object but {type(floor).__name__}"
+    bounds = floor_bounds() if bounds is None else bounds
     for k in IMAGE_METRICS:
-        v = floor.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return f"{k!r} is {v!r}, not a finite number"
+        v = _as_real(floor.get(k))
+        if v is None or not math.isfinite(v):
+            return f"{k!r} is {_short(floor.get(k))}, not a finite number"
+        lo, hi = bounds[k]
+        if not lo <= v <= hi:
+            return f"{k!r} is {v:.6g}, outside the range [{lo:.6g}, {hi:.6g}] that {k} can take"
     return None
 
 
-def reference_problem(ref: dict[str, np.ndarray], dim: int | None, m: int | None) -> str | None:
+def _short(v) -> str:
+    """repr(v) cut to 40 characters (a 400-digit number is not worth a whole line; one of more than 4,300
+    digits cannot even be printed: Python refuses, with a ValueError)."""
+    try:
+        r = repr(v)
+    except ValueError:
+        return f"a {type(v).__name__} too long to print"
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def floor_digest(name: str, floor: dict[str, float]) -> str:
+    """The digest a cached floor entry (file name ``name``) stores of its metrics: of their canonical JSON
+    (sorted keys, Python's shortest round-trip float repr), so a re-read value hashes as written."""
+    return content_digest(name, [json.dumps({k: floor[k] for k in sorted(floor)}, allow_nan=False)])
+
+
+def reference_digest(name: str, ref: dict[str, np.ndarray]) -> str:
+    """The digest a cached reference entry (file name ``name``) stores of ``mu``, ``sigma`` and ``feats``:
+    each one's dtype, shape and raw bytes."""
+    parts: list[bytes | str] = []
+    for k in ("mu", "sigma", "feats"):
+        a = np.ascontiguousarray(ref[k])
+        parts += [k, a.dtype.str, str(a.shape), a.tobytes()]
+    return content_digest(name, parts)
+
+
+def _sigma_problem(mu: np.ndarray, sigma: np.ndarray, feats: np.ndarray) -> str | None:
+    """Why Σ is not the covariance of the reference features (None when it can be): it must be symmetric
+    and positive semi-definite (up to rounding: eigenvalues ≥ −1e-9 of the largest), and agree with the
+    kept features, a seeded subset of the same data (all of it up to 10,000 images): their total variance
+    within a factor 2 of tr Σ, their mean within one standard deviation (√tr Σ) of μ."""
+    if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-12):
+        return "sigma is not symmetric"
+    try:
+        with np.errstate(all="ignore"):
+            eig = np.linalg.eigvalsh((sigma + sigma.T) / 2)
+    except (np.linalg.LinAlgError, ValueError) as e:
+        return f"sigma's eigenvalues cannot be computed ({type(e).__name__})"
+    top = float(np.abs(eig).max()) if eig.size else 0.0
+    if not np.isfinite(eig).all() or eig.min(initial=0.0) < -1e-9 * top:
+        return "sigma is not positive semi-definite"
+    if len(feats) >= 2:
+        with np.errstate(all="ignore"):
+            tr_f, tr_s = float(feats.var(axis=0, ddof=1).sum()), float(np.trace(sigma))
+            off = float(np.square(feats.mean(axis=0) - mu).sum())
+        if not (tr_f <= 2 * tr_s + 1e-12 and tr_s <= 2 * tr_f + 1e-12 and off <= tr_s + 1e-12):
+            return (f"mu and sigma do not fit the reference features (variance {tr_f:.6g} against tr sigma "
+                    f"{tr_s:.6g}, squared distance of the means {off:.6g})")
+    return None
+
+
+def reference_problem(ref: dict[str, np.ndarray], dim: int | None, m: int | None,
+                      name: str | None = None) -> str | None:
     """Why cached reference statistics cannot be used (None when they can): ``mu`` [D], ``sigma``
-    [D, D] symmetric, ``feats`` [M, D], real finite numbers, D = ``dim`` and M = ``m`` when given."""
+    [D, D], ``feats`` [M, D], real finite numbers, D = ``dim`` and M = ``m`` when given; with the entry's
+    file ``name``, ``ref["digest"]`` must be :func:`reference_digest` of the content; Σ symmetric positive
+    semi-definite and consistent with the features (:func:`_sigma_problem`)."""
     mu, sigma, feats = (np.asarray(ref[k]) for k in ("mu", "sigma", "feats"))
-    for name, a, ndim in (("mu", mu, 1), ("sigma", sigma, 2), ("feats", feats, 2)):
+    for key, a, ndim in (("mu", mu, 1), ("sigma", sigma, 2), ("feats", feats, 2)):
         if a.ndim != ndim or not np.issubdtype(a.dtype, np.floating):
-            return f"{name} is {a.dtype} of shape {a.shape}"
+            return f"{key} is {a.dtype} of shape {a.shape}"
     d = len(mu)
     if sigma.shape != (d, d) or feats.shape[1:] != (d,) or (dim is not None and d != dim):
         return f"shapes do not match: mu {mu.shape}, sigma {sigma.shape}, feats {feats.shape}"
     if m is not None and len(feats) != m:
         return f"{len(feats)} reference features, expected {m}"
+    if name is not None:
+        digest = ref.get("digest")
+        if digest is None:
+            return "it stores no digest of its content (an entry of an older gankit)"
+        if str(digest) != reference_digest(name, ref):
+            return "its content does not match its digest (edited or damaged)"
     if not all(np.isfinite(a).all() for a in (mu, sigma, feats)):
         return "non-finite values"
-    if not np.allclose(sigma, sigma.T, rtol=1e-6, atol=1e-12):
-        return "sigma is not symmetric"
-    return None
+    return _sigma_problem(mu.astype(np.float64), sigma.astype(np.float64), feats.astype(np.float64))
 
 
 def _reference_stats(net: FeatureNet, reference: ImageData, path: Path,
                      log: Callable[[str], None] | None) -> dict[str, np.ndarray]:
     """The reference statistics of ``reference`` under ``net``: read from the cache ``path`` when the
-    entry checks out (:func:`reference_problem`), else computed (and cached again)."""
+    entry checks out (:func:`reference_problem`), else computed (and cached again, with its digest)."""
     m = min(REF_SUBSET, len(reference.images))
     why = "absent"
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
                 ref = {k: np.asarray(z[k]) for k in ("mu", "sigma", "feats")}
-            why = reference_problem(ref, net.dim, m)
+                if "digest" in z.files:
+                    ref["digest"] = np.asarray(z["digest"])
+            why = reference_problem(ref, net.dim, m, name=path.name)
         except Exception as e:  # any damage (not a zip, a missing key, not an npz at all): recomputed below
             why = f"unreadable ({type(e).__name__})"
         if why is None:
-            return {k: v.astype(np.float64) for k, v in ref.items()}
+            return {k: ref[k].astype(np.float64) for k in ("mu", "sigma", "feats")}
         _say(log, f"cached reference statistics {path} are unusable ({why}); computing them again")
     _say(log, f"features of {len(reference.images)} reference images ({net.name})")
     feats, _ = net(reference.images)
     mu, sigma = gaussian_stats(feats)
     keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
     ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
-    _cache_write(path, lambda f: np.savez(f, **ref), log)
+    digest = np.array(reference_digest(path.name, ref))  # a unicode array: read back without pickle
+    _cache_write(path, lambda f: np.savez(f, **ref, digest=digest), log)
     return ref
 
 
-def _floor(path: Path, compute: Callable[[], dict[str, float]], log: Callable[[str], None] | None) -> dict[str, float]:
-    """The floor metrics: read from the cache ``path`` when the entry checks out (:func:`floor_problem`),
-    else computed (and cached again)."""
+def _read_floor(path: Path, bounds: dict[str, tuple[float, float]]) -> tuple[dict[str, float] | None, str]:
+    """(the cached floor at ``path``, "") when it checks out, else (None, why): a JSON object
+    ``{"metrics": {...}, "digest": ...}`` whose metrics pass :func:`floor_problem` and match the digest."""
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as e:  # unreadable, not JSON (UnicodeDecodeError is a ValueError)
+        return None, f"unreadable ({type(e).__name__})"
+    if not isinstance(cached, dict) or not isinstance(cached.get("metrics"), dict):
+        return None, "not an object with a 'metrics' object (an entry of an older gankit?)"
+    metrics = cached["metrics"]
+    why = floor_problem(metrics, bounds)
+    if why is not None:
+        return None, why
+    floor = {k: float(metrics[k]) for k in IMAGE_METRICS}
+    if not isinstance(cached.get("digest"), str):
+        return None, "it stores no digest of its content (an entry of an older gankit)"
+    if set(metrics) != set(IMAGE_METRICS) or cached["digest"] != floor_digest(path.name, metrics):
+        return None, "its content does not match its digest (edited or damaged)"
+    return floor, ""
+
+
+def _floor(path: Path, compute: Callable[[], dict[str, float]], bounds: dict[str, tuple[float, float]],
+           log: Callable[[str], None] | None) -> dict[str, float]:
+    """The floor metrics: read from the cache ``path`` when the entry checks out (:func:`_read_floor`),
+    else computed (and cached again, with its digest)."""
     if path.exists():
-        try:
-            cached = json.loads(path.read_text())
-            why = floor_problem(cached)
-        except (OSError, ValueError) as e:  # unreadable, or not JSON (UnicodeDecodeError is a ValueError)
-            why = f"unreadable ({type(e).__name__})"
-        if why is None:
-            return {k: float(cached[k]) for k in IMAGE_METRICS}
+        floor, why = _read_floor(path, bounds)
+        if floor is not None:
+            return floor
         _say(log, f"cached floor {path} is unusable ({why}); computing it again")
     out = compute()
-    _cache_write(path, json.dumps(out), log)
+    try:
+        text = json.dumps({"metrics": out, "digest": floor_digest(path.name, out)}, allow_nan=False)
+    except ValueError:  # a non-finite floor (degenerate features) is used now but not cached as a number
+        _say(log, f"the floor has non-finite values; not caching it in {path}")
+        return out
+    _cache_write(path, text, log)
     return out
 
 
@@ -390,8 +545,9 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
 
     Reference statistics and floors are cached (``gankit.features.cache_dir()``) under the feature
     network and the data's content hash; the floor uses min(n, held-out size) images (default: all
-    held-out images, at most 10,000). A cache entry that does not check out (stale, damaged, edited
-    by hand) is computed again and rewritten, with a log line saying so.
+    held-out images, at most 10,000). Each entry stores the digest of its own content. An entry that
+    does not check out (stale, damaged, without a digest, edited by hand, out of its metrics' ranges)
+    is computed again and rewritten, with a log line saying so.
     """
     d = cfg.data
     reference, held, split = load_splits(d.name, d.root, d.download, d.resolution, train=train)
@@ -405,5 +561,6 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
     floor_path = cache_dir() / f"floor2-{net.key}-{ref_hash}-{data_hash(held)}-{n_floor}.json"
     # a seeded random subset: the held-out images may be sorted by class (image folders are)
     pick = torch.randperm(len(held.images), generator=torch.Generator().manual_seed(0))[:n_floor].sort().values
-    floor = _floor(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])), log)
+    bounds = floor_bounds(ref, n_floor, net.classes)
+    floor = _floor(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])), bounds, log)
     return ImageEvaluator(net, ref, floor, n_floor, split)

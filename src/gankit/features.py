@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ from .errors import GankitError
 from .registry import Registry
 
 __all__ = ["FeatureNet", "FEATURES", "FEATURE_DIMS", "get_feature_net", "cache_dir", "data_hash", "Classifier",
-           "train_classifier", "INCEPTION_FILE"]
+           "train_classifier", "INCEPTION_FILE", "content_digest", "tensor_parts", "classifier_digest"]
 
 CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes: new cache keys
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's name in the hub cache
@@ -41,6 +42,31 @@ FEATURE_DIMS = {"classifier": 128, "inception": 2048}  # D of each network's fea
 def cache_dir() -> Path:
     """Where trained classifiers and reference statistics are kept: ``$GANKIT_CACHE`` or ~/.cache/gankit."""
     return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
+
+
+def content_digest(name: str, parts: Iterable[bytes | str]) -> str:
+    """SHA-256 (hex) of a cache entry's content, bound to the entry's file name ``name``.
+
+    Every cache entry stores the digest of its own content and is checked against it when read: a
+    well-formed but hand-edited entry (a negated Σ, a floor of −5) or one copied under another entry's
+    name does not check out, where range checks alone would let many such edits through. Each part is
+    length-prefixed, so no two different sequences of parts hash alike."""
+    h = hashlib.sha256(name.encode())
+    for part in parts:
+        b = part.encode() if isinstance(part, str) else bytes(part)
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def tensor_parts(weights: Mapping[str, Tensor]) -> list[bytes | str]:
+    """The parts of a state dict for :func:`content_digest`: each tensor's name, dtype, shape and raw bytes,
+    in name order (the bytes as stored, so the digest is exact for every dtype)."""
+    parts: list[bytes | str] = []
+    for k in sorted(weights):
+        t = weights[k].detach().cpu().contiguous()
+        parts += [k, str(t.dtype), str(tuple(t.shape)), t.reshape(-1).view(torch.uint8).numpy().tobytes()]
+    return parts
 
 
 @dataclass
@@ -141,9 +167,28 @@ class _Unusable(Exception):
     """A cache entry that does not check out; its message says why."""
 
 
+def classifier_digest(name: str, weights: Mapping[str, Tensor], acc: float, num_classes: int) -> str:
+    """The digest a cached classifier entry (file name ``name``) stores of its weights, accuracy and
+    class count (:func:`content_digest`)."""
+    return content_digest(name, [float(acc).hex(), str(num_classes), *tensor_parts(weights)])
+
+
+def _classifier_problem(net: Classifier) -> str | None:
+    """Why loaded classifier weights cannot be used (None when they can): every floating tensor finite,
+    and every BatchNorm's running variance positive (a variance is ≥ 0, and its running average starts
+    at 1 and mixes in batch variances, so it stays > 0; ≤ 0 later makes √var non-real or infinite)."""
+    for k, t in net.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return f"non-finite weights ({k})"
+        if k.endswith("running_var") and not bool((t > 0).all()):
+            return f"a BatchNorm running variance that is not positive ({k})"
+    return None
+
+
 def _load_classifier(path: Path, channels: int, size: int, num_classes: int) -> tuple[Classifier, float]:
     """The cached classifier at ``path`` and its recorded accuracy; :class:`_Unusable` when the file is
-    damaged, was written for other data or another architecture, or holds non-finite numbers."""
+    damaged, was written for other data or another architecture, does not match the digest it stores
+    (edited by hand, or written by a gankit that stored none), or holds weights no trained classifier has."""
     from .checkpoint import load_checkpoint
 
     try:
@@ -157,27 +202,33 @@ def _load_classifier(path: Path, channels: int, size: int, num_classes: int) -> 
         raise _Unusable(f"{state.get('num_classes')!r} classes, the data has {num_classes}")
     if not isinstance(weights, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
         raise _Unusable("its weights are not a mapping of names to tensors")
+    if not isinstance(state.get("digest"), str):
+        raise _Unusable("it stores no digest of its content (an entry of an older gankit)")
+    if state["digest"] != classifier_digest(path.name, weights, acc, num_classes):
+        raise _Unusable("its content does not match its digest (edited or damaged)")
     with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
         net = Classifier(channels, size, num_classes)
     try:
         net.load_state_dict(weights)
     except RuntimeError as e:  # missing or unexpected keys, weights of another shape
         raise _Unusable(f"its weights do not fit the classifier: {str(e).strip().splitlines()[0][:120]}") from None
-    bad = [k for k, t in net.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-    if bad:
-        raise _Unusable(f"non-finite weights ({bad[0]})")
+    why = _classifier_problem(net)
+    if why is not None:
+        raise _Unusable(why)
     return net, float(acc)
 
 
 def _cache_classifier(net: Classifier, acc: float, num_classes: int, path: Path,
                       log: Callable[[str], None] | None) -> None:
-    """Save the classifier to its cache entry; a cache that cannot be written costs only a retraining
-    next time, so it is said in the log and the evaluation goes on."""
+    """Save the classifier to its cache entry, with the digest of its content; a cache that cannot be
+    written costs only a retraining next time, so it is said in the log and the evaluation goes on."""
     from .checkpoint import save_checkpoint
 
+    weights = net.state_dict()
+    digest = classifier_digest(path.name, weights, acc, num_classes)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint({"net": net.state_dict(), "accuracy": acc, "num_classes": num_classes}, path)
+        save_checkpoint({"net": weights, "accuracy": acc, "num_classes": num_classes, "digest": digest}, path)
     except (OSError, GankitError) as e:
         if log is not None:
             log(f"cannot cache the classifier in {path}: {getattr(e, 'strerror', None) or e}; going on without it")
@@ -188,8 +239,9 @@ def classifier_features(reference: ImageData, held_out: ImageData, device: torch
                         log: Callable[[str], None] | None = None, **_) -> FeatureNet:
     """The classifier trained on ``reference`` (cached by its content hash), tested on ``held_out``.
 
-    A cached classifier that does not check out (damaged file, wrong keys or shapes, non-finite
-    weights or accuracy) is trained again and re-cached, with a log line saying so."""
+    A cached classifier that does not check out (damaged file, wrong keys or shapes, content that does
+    not match its stored digest, non-finite weights, a BatchNorm variance ≤ 0, an accuracy outside
+    [0, 1]) is trained again and re-cached, with a log line saying so."""
     key = f"classifier-v{CLASSIFIER_VERSION}-{data_hash(reference)}"
     path = cache_dir() / f"{key}.pt"
     c, h, _ = reference.shape
@@ -236,6 +288,30 @@ def _inception_weights(path: str | None, download: bool) -> str | None:
                       "or use --features classifier, which works offline")
 
 
+def _check_inception_file(file: str) -> None:
+    """One GankitError line unless ``file`` holds a state dict (names → finite tensors) that loads
+    weights-only. torch-fidelity unpickles without restriction, so it is only ever handed a file that
+    passed here; and torch's own refusal text suggests loading with weights_only=False, the unsafe way,
+    so the line gives gankit's reason (:func:`gankit.checkpoint.refusal`) instead."""
+    from .checkpoint import refusal
+
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not the user's business
+            warnings.simplefilter("ignore")
+            sd = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # an unsafe pickle, a truncated or foreign file: torch raises many types
+        raise GankitError(f"cannot load inception weights {file}: {refusal(e)}") from None
+    what = (f"a {type(sd).__name__}" if not isinstance(sd, Mapping) else "an empty mapping" if not sd
+            else None if all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items())
+            else "a mapping whose entries are not all names of tensors")
+    if what is not None:
+        raise GankitError(f"cannot load inception weights {file}: it holds {what}, not a state dict "
+                          "(a mapping of parameter names to tensors)")
+    bad = next((k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise GankitError(f"cannot load inception weights {file}: non-finite values in {bad}")
+
+
 @FEATURES.register("inception")
 def inception_features(reference: ImageData | None = None, held_out: ImageData | None = None,
                        device: torch.device | str = "cpu", weights: str | None = None, download: bool = False,
@@ -246,10 +322,7 @@ def inception_features(reference: ImageData | None = None, held_out: ImageData |
     """
     file = _inception_weights(weights, download)
     if file is not None:
-        try:  # torch-fidelity unpickles without restriction: only hand it a file that loads weights-only
-            torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise GankitError(f"cannot load inception weights {file}: {str(e).strip().splitlines()[0][:160]}") from None
+        _check_inception_file(file)
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     try:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from .checkpoint import LAST, check_compatible, load_checkpoint
 from .config import MIN_EVAL_SAMPLES, Config, read_config
-from .data import to_uint8
+from .data import ImageData, fingerprint, load_dataset, to_uint8
 from .errors import GankitError
 from .evaluate import (GEN_CHUNK_BYTES, check_truncation, eval_bytes, evaluate_toy, generator_chunk, image_evaluator,
                        image_record, noise_bytes, out_of_memory_as_error, probe_generator, run_generator, toy_record,
@@ -79,20 +79,33 @@ def _build_generator(cfg: Config, shape: tuple[int, ...], n_cls: int, weights: d
     return G
 
 
-def load_generator(run_dir: str | Path, with_step: bool = False):
-    """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G,
-    in eval mode on the CPU with the last checkpoint's weights; with ``with_step``, the checkpoint's
-    step is appended. A damaged checkpoint, or one that does not fit config.yaml, is one GankitError line."""
+def _load_run(run_dir: str | Path, use: str) -> tuple[nn.Module, Config, int, int, dict]:
+    """(G in eval mode, config, number of classes, step, checkpoint state) of a run; see :func:`load_generator`."""
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
     cfg = read_config(run / "config.yaml")
-    state = load_checkpoint(run / "checkpoints" / "last.pt")  # field types and finite weights checked there
+    where = run / "checkpoints" / LAST
+    state = load_checkpoint(where)  # field types and finite weights checked there
     shape, n_cls, step, weights = _checkpoint_fields(state, run)
+    # config.yaml edited after training (data.name ring8 → grid25, a model or objective field) would
+    # otherwise sample or measure a network built from, or data chosen by, a config the run never had;
+    # resume refuses it the same way. The checkpoint's own shape: the data is checked where it is loaded.
+    check_compatible(state, cfg.model_dump(mode="json"), shape, n_cls, where, None, use=use)
     G = _build_generator(cfg, shape, n_cls, weights, run)
+    return G.eval(), cfg, n_cls, step, state
+
+
+def load_generator(run_dir: str | Path, with_step: bool = False, use: str = "sample it"):
+    """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G,
+    in eval mode on the CPU with the last checkpoint's weights; with ``with_step``, the checkpoint's
+    step is appended. A damaged checkpoint, one that does not fit config.yaml, or one written under
+    another data, model or objective config than config.yaml now holds, is one GankitError line
+    (``use``: what that line tells the user to do with the run's own config.yaml)."""
+    G, cfg, n_cls, step, _ = _load_run(run_dir, use)
     if with_step:
-        return G.eval(), cfg, n_cls, step
-    return G.eval(), cfg, n_cls
+        return G, cfg, n_cls, step
+    return G, cfg, n_cls
 
 
 def sample_bytes(n: int, z_dim: int, shape: tuple[int, ...], png: bool, truncation: float | None = None,
@@ -227,11 +240,13 @@ def _check_eval_count(n, toy: bool) -> int | None:
     return None if n is None else int(n)
 
 
-def _toy_record(G: nn.Module, cfg: Config, n: int, step: int) -> dict:
+def _toy_record(G: nn.Module, cfg: Config, n: int, step: int, state: dict, where: Path) -> dict:
     """Evaluate a toy run on its exact density (no feature network); its eval.json record."""
     from .train import load_data
 
     target = load_data(cfg)
+    # the target's dimension against the checkpoint's; its parameters are all in the config, checked already
+    check_compatible(state, cfg.model_dump(mode="json"), (target.dim,), 0, where, None, use="evaluate it")
     require_bytes(eval_bytes(n, cfg.model.z_dim, (target.dim,), modes=len(target.means)),
                   f"evaluating {n} samples (--n)")
     with out_of_memory_as_error(f"evaluating {n} samples"):
@@ -239,8 +254,20 @@ def _toy_record(G: nn.Module, cfg: Config, n: int, step: int) -> dict:
     return toy_record(vals, n, step)
 
 
+def _training_data(cfg: Config, state: dict, where: Path) -> ImageData:
+    """The train split of the run's dataset, once it is the data the checkpoint was trained on: the same
+    shape and class count, and the same images (the checkpoint's fingerprint; a run trained from Python
+    on its own tensors is not measured against the preset's dataset). Else one GankitError line."""
+    d = cfg.data
+    train = load_dataset(d.name, d.root, d.download, d.resolution)  # as training loads it (train.load_data)
+    n_cls = train.num_classes if cfg.model.conditional else 0
+    check_compatible(state, cfg.model_dump(mode="json"), train.shape, n_cls, where, fingerprint(train),
+                     use="evaluate it")
+    return train
+
+
 def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: int, features: str, log,
-                  feature_kwargs: dict) -> dict:
+                  feature_kwargs: dict, state: dict, where: Path) -> dict:
     """Evaluate an image run with feature network ``features``; its eval.json record."""
     from .train import resolve_device
 
@@ -258,7 +285,8 @@ def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: in
     # count (2); n = None means as many as the held-out images, at most 10,000.
     require_bytes(need(n or 10000, max(n_cls, 2)), f"evaluating {n or 10000} samples (--n)")
     with out_of_memory_as_error(f"evaluating {n or 10000} samples"):
-        ev = image_evaluator(cfg, features, n=n, device=device, log=log, **feature_kwargs)
+        train = _training_data(cfg, state, where)
+        ev = image_evaluator(cfg, features, n=n, device=device, log=log, train=train, **feature_kwargs)
         n = n or ev.n_floor
         require_bytes(need(n, ev.net.classes or 1008), f"evaluating {n} samples (--n)")
         vals = ev(G, z_dim, n_cls, n, chunk=chunk)
@@ -276,17 +304,21 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "cla
     Returns ``{"features", "features_info", "n", "step", "split", "metrics": {name: {"value",
     "floor", "better"}}}``: every number names its sample count and feature network. A sample count
     that cannot fit in memory is refused up front (:func:`gankit.evaluate.eval_bytes`), and running
-    out of memory anyway is one GankitError line.
+    out of memory anyway is one GankitError line. So is a run whose config.yaml no longer matches its
+    checkpoint (data, model or objective edited), or whose checkpoint was trained on other images than
+    the config's dataset gives now (:func:`gankit.checkpoint.check_compatible`). A value that is not a
+    finite number is None (JSON null), so eval.json is valid JSON.
     """
-    G, cfg, n_cls, step = load_generator(run_dir, with_step=True)
+    G, cfg, n_cls, step, state = _load_run(run_dir, use="evaluate it")
     n = _check_eval_count(n, cfg.data.is_toy)
+    where = Path(run_dir) / "checkpoints" / LAST
     if cfg.data.is_toy:
-        out = _toy_record(G, cfg, n or cfg.train.eval_samples, step)
+        out = _toy_record(G, cfg, n or cfg.train.eval_samples, step, state, where)
     else:
-        out = _image_record(G, cfg, n_cls, n, step, features, log, feature_kwargs)
+        out = _image_record(G, cfg, n_cls, n, step, features, log, feature_kwargs, state, where)
     path = Path(run_dir) / "eval.json"
     try:
-        write_atomic(path, json.dumps(out, indent=1))
+        write_atomic(path, json.dumps(out, indent=1, allow_nan=False))
     except OSError as e:
         raise GankitError(f"cannot write {path}: {e.strerror or e}") from None
     return out

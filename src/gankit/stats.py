@@ -83,7 +83,10 @@ class Collector:
         self.last.update(row)
         if self._jsonl is not None:
             clean = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items()}
-            self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
+            try:
+                self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
+            except OSError as e:  # a full disk: say which file could not be written
+                raise OSError(e.errno, e.strerror or str(e), str(self.run_dir / "metrics.jsonl")) from None
         if self._tb is not None:
             for k, v in row.items():
                 self._tb.add_scalar(k, v, step)
