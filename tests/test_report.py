@@ -399,6 +399,400 @@ def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_
         _section(write_report([run]), "Metrics")
 
 
+# --- damaged and hostile run directories ---------------------------------------------------------
+
+GOOD_ROWS = [{"step": s, "loss/d": 1 / s, "loss/g": s / 10} for s in range(1, 6)]
+BIG = int("9" * 400)  # an integer no float holds: float() raises OverflowError
+
+
+def _small_run(root: Path, runs, lines: list = (), name: str = "run") -> Path:
+    """A run directory: the digits run's config.yaml, and a metrics.jsonl of GOOD_ROWS then ``lines``
+    (text or bytes, one a line)."""
+    run = root / name
+    run.mkdir()
+    shutil.copy(runs["digits"] / "config.yaml", run / "config.yaml")
+    text = [json.dumps(r).encode() for r in GOOD_ROWS] + [ln if isinstance(ln, bytes) else ln.encode() for ln in lines]
+    (run / "metrics.jsonl").write_bytes(b"".join(t + b"\n" for t in text))
+    return run
+
+
+def _page_notes(page: Path) -> list[str]:
+    """The notes the page shows, unescaped."""
+    return [html.unescape(n) for n in re.findall(r'<p class="note">(.*?)</p>', page.read_text(encoding="utf-8"))]
+
+
+@pytest.fixture
+def curves(monkeypatch) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Every figure saved during the test: each axes' title → the (label, steps, values) of its lines."""
+    from matplotlib.figure import Figure
+
+    found: dict[str, list] = {}
+    save = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        for ax in self.axes:
+            found[ax.get_title()] = [(ln.get_label(), np.asarray(ln.get_xdata(), float),
+                                      np.asarray(ln.get_ydata(), float)) for ln in ax.get_lines()]
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return found
+
+
+def _drawn(curves, title: str, label: str) -> tuple[list[float], list[float]]:
+    """The steps and values of the line ``label`` in the figure titled ``title``."""
+    (x, y), = [(x, y) for lab, x, y in curves[title] if lab == label]
+    return x.tolist(), y.tolist()
+
+
+GOOD_D_LOSS = ([r["step"] for r in GOOD_ROWS], [r["loss/d"] for r in GOOD_ROWS])
+
+
+@pytest.mark.parametrize("line, why", [
+    (b"\xff\xfe", "not UTF-8 text"),
+    (b'{"step": 6, "loss/d": "\xff"}', "not UTF-8 text"),
+    ('{"step": 6, "loss/d": 7', "not JSON"),  # a line being written
+    ("[" * 100_000, "not JSON"),  # nested too deeply for the parser
+    ('{"step": 1%s, "loss/d": 7}' % ("0" * 5000), "not JSON"),  # beyond Python's 4300-digit limit
+    ("[6, 7]", "not a JSON object"),
+    ("7", "not a JSON object"),
+    *[('{"step": %s, "loss/d": 7}' % s, "without a step")
+      for s in ("Infinity", "-Infinity", "NaN", "-3", "2.5", '"6"', "true", "null", str(BIG), str(2**53 + 1),
+                '{"a": 6}')],
+    ('{"loss/d": 7}', "without a step"),
+])
+def test_metrics_lines_that_cannot_be_read_are_skipped_with_a_note(runs, tmp_path, curves, line, why):
+    """A line of metrics.jsonl that is not UTF-8, not JSON, not an object, or has no step that is a whole
+    number from 0 to 2^53 is skipped: the note counts it and names the first such line, and the curves
+    hold exactly the good rows (its loss/d of 7 is drawn at no step)."""
+    run = _small_run(tmp_path, runs, [line])
+    notes = _page_notes(write_report([run]))
+    said = [n for n in notes if "line(s) of metrics.jsonl could not be read" in n]
+    assert len(said) == 1 and said[0].startswith("1 line(s)") and why in said[0], notes
+    assert f"(the first at line {len(GOOD_ROWS) + 1})" in said[0]
+    assert _drawn(curves, "losses", "D loss") == GOOD_D_LOSS
+
+
+def test_a_step_written_as_a_whole_float_is_read(runs, tmp_path, curves):
+    """JSON does not tell 6 from 6.0: a step written 6.0 is step 6, with no note."""
+    run = _small_run(tmp_path, runs, ['{"step": 6.0, "loss/d": 0.5}', '{"step": %d, "loss/d": 0.25}' % 2**53])
+    assert _page_notes(write_report([run])) == []
+    assert _drawn(curves, "losses", "D loss") == (GOOD_D_LOSS[0] + [6, 2**53], GOOD_D_LOSS[1] + [0.5, 0.25])
+
+
+@pytest.mark.parametrize("value, kind", [
+    (str(BIG), "an integer beyond a float's range"), (str(-BIG), "an integer beyond a float's range"),
+    ('"hello"', "text"), ('"12"', "text"), ('{"a": 1}', "an object"), ("[1]", "a list"), ("true", "true/false"),
+])
+def test_metric_values_that_are_not_numbers_are_skipped_with_a_note(runs, tmp_path, curves, value, kind):
+    """A value that is not a number a float holds is skipped (the note names its key and kind); the row's
+    other values are drawn at its step."""
+    run = _small_run(tmp_path, runs, ['{"step": 6, "loss/d": %s, "loss/g": 0.75}' % value])
+    notes = _page_notes(write_report([run]))
+    assert notes == [f"1 value(s) in metrics.jsonl cannot be read as numbers and were skipped: 'loss/d' ({kind} ×1)"]
+    assert _drawn(curves, "losses", "D loss") == GOOD_D_LOSS
+    steps, values = _drawn(curves, "losses", "G loss")
+    assert steps[-1] == 6 and values[-1] == 0.75
+
+
+@pytest.mark.parametrize("value", ['"nan"', '"inf"', '"-inf"', "NaN", "Infinity", "-Infinity", "null"])
+def test_non_finite_metric_values_leave_gaps(runs, tmp_path, curves, value):
+    """Non-finite values (as text, which the collector writes; as JSON's NaN and Infinity; as null, which is
+    how eval.json writes them) are no error: a gap in the curve, and no note."""
+    run = _small_run(tmp_path, runs, ['{"step": 6, "loss/d": %s}' % value, '{"step": 7, "loss/d": 0.5}'])
+    assert _page_notes(write_report([run])) == []
+    steps, values = _drawn(curves, "losses", "D loss")
+    assert steps == GOOD_D_LOSS[0] + [6, 7] and not math.isfinite(values[-2]) and values[-1] == 0.5
+
+
+def test_values_beyond_any_axis_are_left_out_and_said(runs, tmp_path, curves):
+    """±1e308 is a float but no axis can span it: such values leave gaps, and the caption counts them."""
+    from gankit.plots import PLOT_LIMIT
+
+    huge = [PLOT_LIMIT * 10, -PLOT_LIMIT * 10]
+    run = _small_run(tmp_path, runs, [json.dumps({"step": 6 + i, "loss/d": v}) for i, v in enumerate(huge)])
+    page = write_report([run])
+    steps, values = _drawn(curves, "losses", "D loss")
+    assert steps[-2:] == [6, 7] and all(math.isnan(v) for v in values[-2:]) and values[:-2] == GOOD_D_LOSS[1]
+    assert _captions(page)["losses"].startswith(f"{len(huge)} value(s) beyond ±{PLOT_LIMIT:g} are not drawn")
+
+
+def test_long_keys_many_keys_and_unencodable_text(runs, tmp_path, curves):
+    """A 10,000-character key gets a panel with a cut title (the caption says so); keys beyond the page's
+    MAX_PANELS are named in a note, not drawn; a lone surrogate or a control character in a key is
+    written as U+FFFD in the figure and on the page."""
+    from gankit.report import MAX_PANELS, TITLE_CHARS
+
+    long_key, odd_key = "k" * 10_000, "odd\ud800\x00key"
+    extra = [f"x{i:03d}" for i in range(MAX_PANELS + 5)]
+    row = {"step": 6, long_key: 1.0, odd_key: 2.0, **dict.fromkeys(extra, 3.0)}
+    run = _small_run(tmp_path, runs, [json.dumps(row)])
+    page = write_report([run])
+    drawn = [t for t in curves if t]  # every panel drawn, by title
+    assert len(drawn) == MAX_PANELS
+    short = long_key[:TITLE_CHARS - 1] + "…"
+    assert short in drawn
+    assert _captions(page)[short] == f"The key has 10,000 characters; the title shows its first {TITLE_CHARS - 1}."
+    assert "odd\ufffd\ufffdkey" in drawn
+    shown = {t for t in drawn if t.startswith("x")}
+    (note,) = [n for n in _page_notes(page) if "more series" in n]
+    assert note.startswith(f"{len(extra) - len(shown)} more series in metrics.jsonl are not drawn")
+    assert "odd\ufffd\ufffdkey" in page.read_text(encoding="utf-8")
+
+
+def test_a_huge_log_is_drawn_thinned_with_its_spikes_and_gaps(runs, tmp_path, curves):
+    """A log of many rows is drawn as each step interval's smallest and largest value: at most three points
+    an interval, the spike and the gap of the full curve still there, the same range."""
+    from gankit.plots import THIN_BUCKETS
+
+    n = 10 * THIN_BUCKETS
+    spike, gap = n // 3, 2 * n // 3
+    rows = [{"step": s, "loss/d": 100.0 if s == spike else "nan" if s == gap else math.sin(s / 50), "loss/g": 0.5}
+            for s in range(len(GOOD_ROWS) + 1, n + 1)]
+    run = _small_run(tmp_path, runs, [json.dumps(r) for r in rows])
+    assert _page_notes(write_report([run])) == []
+    steps, values = _drawn(curves, "losses", "D loss")
+    finite = [v for v in values if math.isfinite(v)]
+    every = [r["loss/d"] for r in GOOD_ROWS] + [r["loss/d"] for r in rows if r["step"] != gap]
+    assert len(steps) <= 3 * THIN_BUCKETS < n
+    assert max(finite) == 100.0 and min(finite) == min(every)
+    nan_at = [s for s, v in zip(steps, values) if math.isnan(v)]
+    assert len(nan_at) == 1 and abs(nan_at[0] - gap) <= n / THIN_BUCKETS
+    assert steps == sorted(steps) and steps[0] == 1 and steps[-1] == n
+
+
+@pytest.mark.parametrize("content, said, shown", [
+    (None, "config.yaml could not be read: it is not UTF-8 text", False),  # the run's own, and \xff\xfe after it
+    (b"\x00\x01\x02\xff\xfe", "config.yaml could not be read: it is not UTF-8 text (byte 3 is not)", False),
+    (b"- data\n- model\n", "config.yaml holds a list, not a mapping of settings", True),
+    (b"42\n", "config.yaml holds the number 42, not a mapping of settings", True),
+    (b"[" * 10_000, "config.yaml is not valid YAML", True),
+    (b"train: {ema: 2020-99-99}\n", "config.yaml is not valid YAML", True),  # PyYAML: a ValueError
+])
+def test_config_that_cannot_be_read(runs, tmp_path, content, said, shown):
+    """A config.yaml that is not UTF-8 is neither shown nor used; one that is not YAML, or not a mapping, is
+    shown but its settings are not used; the note says which, and the sampling generator is unknown."""
+    run = _small_run(tmp_path, runs)
+    cfg = run / "config.yaml"
+    cfg.write_bytes(cfg.read_bytes() + b"\xff\xfe\n" if content is None else content)
+    page = write_report([run])
+    assert [n for n in _page_notes(page) if n.startswith(said)], _page_notes(page)
+    assert ("<h2>Config</h2>" in page.read_text(encoding="utf-8")) == shown
+    assert "G_ema or G (config.yaml gives no train.ema)" in _section(page, "Training curves")
+
+
+@pytest.mark.parametrize("ema, why", [(".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer"),
+                                      ("'0.5'", "text"), ("[0.5]", "a list"), ("1.5", "the number 1.5")])
+def test_config_values_that_are_not_what_they_should_be(runs, tmp_path, ema, why):
+    """A train.ema that is not a decay in [0, 1) names no generator (the page says what it holds); names
+    and counts that are not text or whole numbers are left out of the summary."""
+    import yaml
+
+    run = _small_run(tmp_path, runs)
+    cfg = _config(run)
+    cfg["train"].update(steps=-4, eval_samples=BIG)
+    cfg["data"]["name"] = ["digits"]
+    cfg["train"]["ema"] = "EMA_HERE"
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg).replace("EMA_HERE", ema), encoding="utf-8")
+    page = write_report([run])
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    assert f"G_ema or G (config.yaml has train.ema {why}" in text and "not a decay in [0, 1))" in text
+    sub = re.search(r'<p class="sub">(.*?)</p>', text).group(1)
+    assert "steps planned" not in sub and "digits" not in sub and "last logged step 5" in sub
+
+
+def _metric_rows(page: Path) -> dict[str, list[str]]:
+    """The metric table's rows: name → its cells after the name, unescaped."""
+    table = _section(page, "Metrics")
+    return {html.unescape(name): [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rest)]
+            for name, rest in re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table)}
+
+
+EVAL = {"features": "classifier", "features_info": "test classifier", "n": 500, "step": 5,
+        "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
+                    "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower"}}}
+
+
+@pytest.mark.parametrize("change, said, fid", [
+    ({"metrics": {**EVAL["metrics"], "fid": {"value": BIG, "floor": 0.75}}}, "fid's value (an integer beyond",
+     ["–", "0.75"]),
+    ({"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "floor": -BIG}}}, "fid's floor (an integer beyond",
+     ["41.25", "–"]),
+    ({"metrics": {**EVAL["metrics"], "fid": {"value": "41.25", "floor": 0.75}}}, "fid's value (text)", ["–", "0.75"]),
+    ({"metrics": {**EVAL["metrics"], "fid": {"value": {"a": 1}}}}, "fid's value (an object)", ["–", "–"]),
+    ({"metrics": {**EVAL["metrics"], "fid": {"floor": 0.75}}}, "fid's value (missing)", ["–", "0.75"]),
+    ({"metrics": {**EVAL["metrics"], "fid": BIG}}, "fid's value (an integer beyond", ["–", "–"]),
+    ({"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "better": ["lower"]}}}, "fid's better (a list)",
+     ["41.25", "–", ""]),
+    ({"n": BIG}, "n (an integer beyond", None), ({"n": "500"}, "n (text)", None),
+    ({"n": -1}, "n (the number -1)", None),
+    ({"step": BIG}, "step (an integer beyond", None), ({"step": 2.5}, "step (the number 2.5)", None),
+    ({"features": ["classifier"]}, "features (a list)", None), ({"split": {"a": 1}}, "split (an object)", None),
+])
+def test_eval_json_values_that_cannot_be_read(runs, tmp_path, change, said, fid):
+    """What eval.json holds that cannot be read is shown as – (never as another number, never as a crash)
+    and named in a note; the rest of the table stands."""
+    run = _small_run(tmp_path, runs)
+    (run / "eval.json").write_text(json.dumps({**EVAL, **change}))
+    page = write_report([run])
+    (note,) = [n for n in _page_notes(page) if n.startswith("eval.json")]
+    assert note.startswith("eval.json: what could not be read is left out (shown as –): ") and said in note
+    rows = _metric_rows(page)
+    assert rows["kid"][:3] == ["0.0375", "0.0004", "lower ↓"]
+    if fid is not None:
+        assert rows["fid"][:len(fid)] == fid
+    caption = html.unescape(_section(page, "Metrics"))
+    key = next(iter(change))
+    if key == "n":
+        assert "n = " not in caption and "n not recorded" in rows["kid"][-1]
+    if key == "step":
+        assert "at step" not in caption
+    if key == "features":  # measured on some network: not taken for exact densities
+        assert "feature network: <b>unknown</b>" in caption and rows["kid"][-1] == "500 samples, unknown features"
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"[1, 2]", "eval.json holds a list, not an object of metrics"),
+    (b"null", "eval.json holds null, not an object of metrics"),
+    (b'"fid"', "eval.json holds text, not an object of metrics"),
+    (b'{"metrics": [1]}', "metrics (a list, not an object)"),
+    (b"\xff\xfe{}", "eval.json could not be read: it is not UTF-8 text (byte 0 is not)"),
+    (b"[" * 100_000, "eval.json could not be read: it is not valid JSON (nested too deeply)"),
+    (b'{"metrics": {"fid": {"value": 1', "eval.json could not be read: it is not valid JSON"),
+])
+def test_eval_json_that_is_not_an_object_of_metrics(runs, tmp_path, content, said):
+    """An eval.json that cannot be read, or holds no object of metrics, gives no table and a note."""
+    run = _small_run(tmp_path, runs)
+    (run / "eval.json").write_bytes(content)
+    page = write_report([run])
+    assert [n for n in _page_notes(page) if said in n], _page_notes(page)
+    assert "<h2>Metrics</h2>" not in page.read_text(encoding="utf-8")
+
+
+def test_eval_json_null_values_are_non_finite(runs, tmp_path):
+    """eval.json writes a value that is not finite as null: the table says "non-finite" (not –, which is a
+    missing floor), and no note; a null floor is no floor. The comparison table says it too."""
+    run = _small_run(tmp_path, runs)
+    metrics = {"fid": {"value": None, "floor": 0.75, "better": "lower"}, "kid": {"value": 0.5, "floor": None}}
+    (run / "eval.json").write_text(json.dumps({**EVAL, "metrics": metrics}))
+    page = write_report([run])
+    assert not [n for n in _page_notes(page) if "eval.json" in n]
+    rows = _metric_rows(page)
+    assert rows["fid"][:2] == ["non-finite", "0.75"] and rows["kid"][:2] == ["0.5", "–"]
+    assert "eval.json holds null for the value" in html.unescape(_section(page, "Metrics"))
+    compare = write_report([run, runs["digits"]], tmp_path / "compare.html")
+    assert "non-finite" in _section(compare, "Runs")
+
+
+def test_unencodable_text_in_eval_json_and_run_names(runs, tmp_path):
+    """A lone surrogate (JSON's "\\ud800", a directory name that is not UTF-8) cannot be written as UTF-8: the
+    page shows U+FFFD instead, in the table and in the compare page's legend."""
+    run = _small_run(tmp_path, runs, name=os.fsdecode(b"run-\xff"))
+    (run / "eval.json").write_text(json.dumps({**EVAL, "features_info": "net\ud800", "metrics": {"f\udfffid": 1.5}}))
+    page = write_report([run])
+    text = page.read_text(encoding="utf-8")
+    assert "net\ufffd" in text and "f\ufffdid" in text and "run-\ufffd" in text
+    compare = write_report([run, _small_run(tmp_path, runs, name="other")], tmp_path / "compare.html")
+    assert "run-\ufffd" in compare.read_text(encoding="utf-8")
+
+
+def test_sample_files_that_are_not_pngs_are_skipped(runs, tmp_path):
+    """Files named like sample figures that are a folder, a dangling link, not a PNG, or a truncated PNG are
+    skipped with a note naming each: the last readable figure is shown large, the strip keeps the others."""
+    run = _copy_run(runs["digits"], tmp_path / "run")
+    samples = run / "samples"
+    good = sorted(samples.glob("step_*.png"))
+    steps = [int(p.stem.split("_")[1]) for p in good]
+    last, digits = steps[-1], len(good[0].stem.split("_")[1])
+    bad = {last + 1: "not a PNG image", last + 2: "not a file", last + 3: "a damaged PNG", last + 4: "not a file"}
+    name = {s: f"step_{s:0{digits}d}.png" for s in bad}
+    (samples / name[last + 1]).write_text("not a png")
+    (samples / name[last + 2]).mkdir()
+    (samples / name[last + 3]).write_bytes(good[-1].read_bytes()[:200])  # truncated
+    (samples / name[last + 4]).symlink_to(tmp_path / "nowhere.png")
+    good[1].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)  # a PNG signature, then nothing readable
+    page = write_report([run])
+    (note,) = [n for n in _page_notes(page) if n.startswith("samples/")]
+    assert note.startswith(f"samples/: {len(bad) + 1} file(s) named like sample figures were skipped")
+    bad[steps[1]], name[steps[1]] = "a damaged PNG", good[1].name
+    for s, why in bad.items():
+        assert f"{name[s]} ({why}" in note, (name[s], note)
+    alts = _refs(page).alts
+    assert alts.count(f"samples at step {last}") == 2  # large, and the strip's last
+    assert f"samples at step {steps[1]}" not in alts
+    assert all(f"samples at step {s}" in alts for s in steps if s != steps[1])
+
+
+def test_theory_files_that_cannot_be_read(runs, tmp_path):
+    """claims.json with values no float holds, text where a number or true/false belongs, and rows that are
+    not objects: shown as – or as no verdict (never as a pass), named in a note; a figure that is a folder,
+    not a PNG or truncated is skipped with a note, the others shown."""
+    d = tmp_path / "theory"
+    shutil.copytree(runs["theory"], d)
+    claims = [{"check": "huge", "theory": BIG, "measured": 1.0, "tolerance": 0.1, "passed": True},
+              {"check": "text verdict", "theory": 1.0, "measured": 1.0, "tolerance": 0.1, "passed": "false"},
+              {"check": ["x"], "theory": "abc", "measured": {}, "tolerance": None, "passed": True}, 5]
+    (d / "claims.json").write_text(json.dumps(claims))
+    (d / "figure1.png").unlink()
+    (d / "figure1.png").mkdir()
+    (d / "extra.png").write_text("no")
+    (d / "curves.png").write_bytes((runs["theory"] / "curves.png").read_bytes()[:300])
+    page = write_report([d])
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
+    assert "1 of 1 checks pass, 1 without a verdict that can be read" in text
+    (cn,) = [n for n in _page_notes(page) if n.startswith("claims.json")]
+    for said in ("claim 1's theory (an integer beyond", "claim 2's passed (text, not true/false)",
+                 "claim 3's check (a list)", "claim 3's theory (text)", "claim 3's measured (an object)",
+                 "claim 4 (the number 5, not an object"):
+        assert said in cn, said
+    (fn,) = [n for n in _page_notes(page) if "figure file(s) were skipped" in n]
+    assert fn.startswith("3 figure file(s)") and "figure1.png (not a file)" in fn
+    assert "extra.png (not a PNG image)" in fn and "curves.png (a damaged PNG" in fn
+    assert sorted(_refs(page).alts) == sorted(set(THEORY_FIGURES) - {"figure1.png", "curves.png"})
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b"[" * 100_000, b'{"a": 1}'])
+def test_claims_json_that_cannot_be_read(runs, tmp_path, content):
+    """claims.json that is not UTF-8, nested too deeply, or not a list: a note, no table, the figures shown."""
+    d = tmp_path / "theory"
+    shutil.copytree(runs["theory"], d)
+    (d / "claims.json").write_bytes(content)
+    page = write_report([d])
+    assert [n for n in _page_notes(page) if n.startswith("claims.json")]
+    assert "<h2>Claims</h2>" not in page.read_text(encoding="utf-8")
+    assert sorted(_refs(page).alts) == sorted(THEORY_FIGURES)
+
+
+def test_files_of_the_wrong_type(runs, tmp_path):
+    """metrics.jsonl or eval.json that is a folder, samples/ that is a file: each is named in a note."""
+    run = _small_run(tmp_path, runs)
+    (run / "metrics.jsonl").unlink()
+    for name in ("metrics.jsonl", "eval.json"):
+        (run / name).mkdir()
+    (run / "samples").write_text("")
+    notes = _page_notes(write_report([run]))
+    for said in ("metrics.jsonl is not a file", "eval.json is not a file", "samples is not a folder"):
+        assert [n for n in notes if n.startswith(said)], said
+
+
+def test_cli_report_of_the_hostile_runs_is_no_traceback(runs, tmp_path, capsys):
+    """The cases first found: gankit report writes the page (exit 0) for invalid UTF-8 in config.yaml and
+    metrics.jsonl, a step of Infinity, and 400-digit integers as a step, a value and an eval.json value."""
+    from gankit.cli import main
+
+    run = _small_run(tmp_path, runs, [b"\xff\xfe", '{"step": Infinity, "loss/d": 1}', '{"step": %d, "loss/d": 1}' % BIG,
+                                      '{"step": 6, "loss/d": %d}' % BIG])
+    with open(run / "config.yaml", "ab") as f:
+        f.write(b"\xff\xfe\n")
+    (run / "eval.json").write_text(json.dumps({**EVAL, "metrics": {"fid": {"value": BIG}}}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(run)])
+    assert exit_.value.code == 0
+    assert "Traceback" not in capsys.readouterr().err
+    notes = _page_notes(run / "report.html")
+    assert len(notes) == 4, notes  # config.yaml, the three lines, the value, eval.json
+
+
 # --- the page, opened in Chromium ----------------------------------------------------------------
 
 def _find_chromium(known: tuple[str, ...] = ("/usr/bin/chromium",)) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from pathlib import Path
 from typing import BinaryIO, Mapping, Sequence
 
@@ -11,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
@@ -64,7 +66,8 @@ def _save(fig, path: str | Path | BinaryIO) -> None:
 
 def _legend_label(label: str) -> str:
     """``label`` as a legend shows it: matplotlib leaves out labels that start with "_" (its mark for
-    "no legend entry"), so a run or metric named that way gets a leading space."""
+    "no legend entry"), so a run or metric named that way gets a leading space; see :func:`_text` too."""
+    label = _text(label)
     return " " + label if label.startswith("_") else label
 
 
@@ -228,6 +231,54 @@ def _toy_panels_2d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor,
     return fig
 
 
+# An axis cannot span the whole float range: near ±1.8e308 matplotlib's limits, margins and tick steps
+# overflow ("Axis limits cannot be NaN or Inf"). Curve values beyond ±PLOT_LIMIT are left out as gaps, and counted.
+PLOT_LIMIT = 1e300
+# A curve of more than 4 × THIN_BUCKETS points is drawn as the smallest and largest value of each of
+# THIN_BUCKETS equal step intervals: a figure is some 600 pixels wide, so the drawing covers the same pixels
+# (spikes and gaps included), and a log of millions of rows draws in a moment instead of minutes.
+THIN_BUCKETS = 2000
+_UNDRAWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def _text(s: str) -> str:
+    """``s`` as a figure can draw it: a lone surrogate (a directory name that is not UTF-8, a "\\ud800" escape
+    in a JSON key) stops FreeType, and a control character has no glyph (a warning), so each becomes U+FFFD."""
+    return _UNDRAWABLE.sub("\ufffd", str(s))
+
+
+def _thin(x: np.ndarray, y: np.ndarray, buckets: int = THIN_BUCKETS) -> tuple[np.ndarray, np.ndarray]:
+    """A long curve (steps ``x`` increasing) as each of ``buckets`` equal step intervals' first step with the
+    interval's smallest value and last step with its largest, then a NaN (a gap) where the interval holds a
+    non-finite value. Short curves, and curves whose steps go back (rows out of order), are returned whole."""
+    n = len(x)
+    if n <= 4 * buckets or not np.isfinite(x).all() or x[-1] <= x[0] or (np.diff(x) < 0).any():
+        return x, y
+    b = np.minimum(((x - x[0]) * (buckets / (x[-1] - x[0]))).astype(np.int64), buckets - 1)  # [n] interval
+    first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])  # [m] each interval's first point
+    last = np.r_[first[1:], n] - 1
+    finite = np.isfinite(y)
+    lo = np.minimum.reduceat(np.where(finite, y, np.inf), first)
+    hi = np.maximum.reduceat(np.where(finite, y, -np.inf), first)
+    empty = ~np.isfinite(lo)  # no finite value in the interval
+    lo[empty], hi[empty] = np.nan, np.nan
+    gap = ~np.logical_and.reduceat(finite, first)
+    xs = np.stack([x[first], x[last], x[last]], 1)  # [m, 3]
+    ys = np.stack([lo, hi, np.full_like(lo, np.nan)], 1)
+    keep = np.stack([~empty, ~empty, gap], 1)
+    return xs[keep], ys[keep]
+
+
+def _curve(steps: Sequence[float], values: Sequence[float]) -> tuple[np.ndarray, np.ndarray, int]:
+    """A curve as arrays to draw (thinned, see :func:`_thin`), with values beyond ±PLOT_LIMIT made gaps,
+    and how many they were."""
+    x = np.asarray(steps, dtype=np.float64)
+    y = np.array(values, dtype=np.float64)  # a copy: the caller's values stay as they are
+    huge = np.isfinite(y) & (np.abs(y) > PLOT_LIMIT)
+    y[huge] = np.nan
+    return *_thin(x, y), int(huge.sum())
+
+
 _CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
                 "font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8, "legend.frameon": False,
                 "axes.formatter.useoffset": False}
@@ -238,10 +289,12 @@ _LINESTYLES = ["-", "--", ":", "-."]
 def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
                 keys: Sequence[str], path: str | Path | BinaryIO, title: str = "",
                 labels: Mapping[str, str] | None = None, logy: bool = False,
-                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None) -> None:
-    """Training curves against step: ``keys`` of each run, one panel.
+                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None) -> int:
+    """Training curves against step: ``keys`` of each run, one panel. Returns how many values were not
+    drawn for being beyond ±PLOT_LIMIT, which no axis can hold (they leave gaps).
 
-    ``runs`` holds (name, {key: (steps, values)}) pairs; non-finite values leave gaps. With one
+    ``runs`` holds (name, {key: (steps, values)}) pairs, the steps of each finite; non-finite values leave
+    gaps. Long curves are thinned to what the figure's pixels can show (:func:`_thin`). With one
     run each key gets its own colour; with several each run gets a colour and each key a line
     style, and the legend names both. ``hlines`` are reference levels (value, label), dotted.
     ``logy`` asks for a log scale, used when the positive values span more than a decade.
@@ -249,19 +302,23 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
     labels = labels or {}
     present = [k for k in keys if any(k in s for _, s in runs)]
     several = len(runs) > 1
-    with plt.rc_context(_CURVE_STYLE):
+    # errstate: matplotlib's margins and log ticks overflow to inf for values near ±PLOT_LIMIT, harmlessly
+    with plt.rc_context(_CURVE_STYLE), np.errstate(over="ignore", invalid="ignore"):
         fig, ax = plt.subplots(figsize=(5.8, 3.3), dpi=100)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        positive = []
+        positive, huge = [], 0  # [(smallest, largest)] positive value of each curve
         for i, (name, series) in enumerate(runs):
             for j, key in enumerate(present):
                 if key not in series:
                     continue
-                steps, values = series[key]
-                positive += [v for v in values if math.isfinite(v) and v > 0]
+                steps, values, n_huge = _curve(*series[key])
+                huge += n_huge
+                pos = values[np.isfinite(values) & (values > 0)]
+                if len(pos):
+                    positive.append((pos.min(), pos.max()))
                 ax.plot(steps, values, color=colours[(i if several else j) % len(colours)],
                         ls=_LINESTYLES[j % len(_LINESTYLES)] if several else "-", lw=1.3,
-                        marker="o" if len(steps) <= 30 else None, ms=3,
+                        marker="o" if len(series[key][0]) <= 30 else None, ms=3,
                         label=None if several else _legend_label(labels.get(key, key)))
         for y, label in hlines:
             ax.axhline(y, color="k", lw=0.9, ls=":", label=_legend_label(label))
@@ -276,7 +333,7 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
             ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
         elif len(present) > 1 or hlines:
             ax.legend()
-        log = logy and positive and max(positive) > 10 * min(positive)
+        log = logy and positive and max(hi for _, hi in positive) > 10 * min(lo for lo, _ in positive)
         if log:
             ax.set_yscale("log")
         if ylim is not None:
@@ -292,9 +349,10 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
             span = (hi - lo) * 0.05 if not log else 0
             ax.set_ylim(lo - span, hi + span)
         ax.set_xlabel("step")
-        ax.set_title(title)
+        ax.set_title(_text(title))
         fig.tight_layout()
         _save(fig, path)
+    return huge
 
 
 @_plain_text

@@ -16,7 +16,11 @@ What a directory holds decides the page:
   side by side, one table of their metrics, and each config folded away.
 
 Everything is optional inside a run directory: a section whose file or keys are missing is left
-out, so a run still in progress (or one from an older version) gets a page too.
+out, so a run still in progress (or one from an older version) gets a page too. What is there is
+checked as it is read: a file that is not UTF-8, a line of metrics.jsonl that is not a JSON row with a
+whole-number step, a value that is not a number a float holds (text, an object, a 400-digit integer),
+a sample figure that is not a readable PNG, is left out, and a note on the page says what and where.
+Nothing read stops the page, and nothing unreadable is shown as some other number.
 
 Every metric names what it was measured on: the sampling generator (:data:`SAMPLER_RULE`), the
 number of samples and the feature network (or exact densities). ``V``, ``D/real`` and ``D/fake``
@@ -32,6 +36,8 @@ import io
 import json
 import math
 import re
+from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -64,6 +70,20 @@ THEORY_FIGURES = {  # file: caption, in the order the page shows them
 
 # --- reading a directory -------------------------------------------------------------------------
 
+# What the report takes from a run directory it checks as it reads: a value it cannot read (text where a
+# number belongs, an integer beyond a float's range, a file that is not UTF-8, a damaged image) is left
+# out and a note on the page says what and where; it never stops the page nor shows as another number.
+MAX_STEP = 2**53  # the largest whole number up to which a float (the figures' step axis) holds each one exactly
+MAX_PNG_BYTES = 64 * 2**20  # a sample figure is far smaller; a bigger file would only bloat the page
+NON_FINITE = frozenset({"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})  # text stats writes
+MAX_PANELS = 40  # curve panels on a page: more would take minutes to draw and nobody would read them
+TITLE_CHARS = 100  # a figure's title longer than this (a metric key can be any length) is cut
+_UNREAD = object()  # _read_json's answer for a file that could not be read (JSON null is None)
+# Lone surrogates (JSON's "\ud800" escapes, file names that are not UTF-8) cannot be written as UTF-8, and
+# control characters other than whitespace (a "\u0000" in a key) are errors in HTML: both become U+FFFD.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 @dataclass
 class _Run:
     """What a training run directory holds, read once; every part may be missing."""
@@ -72,9 +92,9 @@ class _Run:
     name: str
     config_text: str | None = None
     config: dict = field(default_factory=dict)
-    series: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)  # key: (steps, values)
-    samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, png), by step
-    evaluation: dict | None = None
+    series: dict[str, tuple[array, array]] = field(default_factory=dict)  # key: (steps, values)
+    samples: list[tuple[int, Path, bytes]] = field(default_factory=list)  # shown (step, png, its bytes), by step
+    evaluation: dict | None = None  # eval.json as _read_eval checked it
     notes: list[str] = field(default_factory=list)  # problems met while reading, shown on the page
     hidden: list[str] = field(default_factory=list)  # GAME_KEYS logged but not drawn (not the minimax family)
 
@@ -87,13 +107,13 @@ class _Run:
 
     @property
     def metrics(self) -> dict:
-        """eval.json's {metric: {value, floor, better}} ({} when absent or malformed)."""
-        ms = (self.evaluation or {}).get("metrics")
-        return ms if isinstance(ms, dict) else {}
+        """eval.json's {metric: {value, floor, better, null}} as _read_metric checked them ({} when absent)."""
+        return (self.evaluation or {}).get("metrics", {})
 
     @property
     def last_step(self) -> int | None:
-        steps = [s[-1] for s, _ in self.series.values() if s]
+        """The largest step logged (rows out of order, as after a hand edit, included)."""
+        steps = [max(s) for s, _ in self.series.values() if s]
         return max(steps) if steps else None
 
 
@@ -110,51 +130,279 @@ def _is_theory(p: Path) -> bool:
     return (p / "claims.json").is_file() or ((p / "figure1.png").is_file() and not (p / "config.yaml").is_file())
 
 
+def _short(s: str, n: int = 60) -> str:
+    """``s`` cut to ``n`` characters (a metric key may be thousands long), "…" marking the cut."""
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def _kind(v: Any) -> str:
+    """What a value read from JSON or YAML is, in words, for a note on a value that cannot be used."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, int) and _number(v) is None:
+        return "an integer beyond a float's range"
+    if isinstance(v, (int, float)):
+        return f"the number {_short(repr(v), 24)}"
+    if isinstance(v, str):
+        return "text"
+    return {dict: "an object", list: "a list"}.get(type(v), f"a {type(v).__name__}")
+
+
 def _number(v: Any) -> float | None:
-    """A metric value as a float ("nan", "inf" strings included), or None if it is not a number."""
+    """A metric value as a float: a number a float can hold, or the text of a non-finite one ("nan", "inf",
+    "-inf", as metrics.jsonl stores them); None for anything else (other text, true/false, null, an object,
+    an integer beyond ±1.8e308, which float() would refuse or which no figure could show)."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
+    if isinstance(v, float):
+        return v
+    if isinstance(v, int):
         try:
             return float(v)
-        except ValueError:
+        except OverflowError:
             return None
+    if isinstance(v, str) and v.strip().lower() in NON_FINITE:
+        return float(v)
     return None
 
 
-def _read_series(path: Path, notes: list[str]) -> dict[str, tuple[list[int], list[float]]]:
-    """metrics.jsonl as {key: (steps, values)}; lines that are not JSON (a line being written) are skipped."""
-    series: dict[str, tuple[list[int], list[float]]] = {}
-    bad = 0
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                step = int(row["step"])
-            except (ValueError, KeyError, TypeError):
-                bad += 1
-                continue
-            for k, v in row.items():
-                x = _number(v)
-                if k != "step" and x is not None:
-                    steps, values = series.setdefault(k, ([], []))
-                    steps.append(step)
-                    values.append(x)
-    if bad:
-        notes.append(f"{bad} line(s) of metrics.jsonl could not be read and were skipped")
-    return series
+def _finite(v: Any) -> float | None:
+    """A finite number given as a number (a config value; text is not one), else None."""
+    x = None if isinstance(v, str) else _number(v)
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _whole(v: Any, lo: int = 0, hi: int = MAX_STEP) -> int | None:
+    """A whole number in [lo, hi] (an integral float such as 5.0 included: JSON does not tell them apart),
+    else None: a step or a sample count that is negative, fractional, non-finite, text or beyond ``hi``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if isinstance(v, float) and not v.is_integer():  # nan and ±inf included
+        return None
+    return int(v) if lo <= v <= hi else None
+
+
+def _text(s: str) -> str:
+    """``s`` with what a page cannot hold (see :data:`_UNWRITABLE`) replaced by U+FFFD."""
+    return _UNWRITABLE.sub("\ufffd", s)
+
+
+def _listed(items: list[str], k: int = 8) -> str:
+    """The first ``k`` items, and how many more there are."""
+    return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
+
+
+def _read_text(path: Path, notes: list[str]) -> str | None:
+    """A file's text, or None and a note when it cannot be read or is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        notes.append(f"{path.name} could not be read ({e.strerror or e}): left out")
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        notes.append(f"{path.name} could not be read: it is not UTF-8 text (byte {e.start:,} is not): left out")
+        return None
 
 
 def _read_json(path: Path, notes: list[str]) -> Any:
+    """A JSON file's value, or _UNREAD and a note."""
+    text = _read_text(path, notes)
+    if text is None:
+        return _UNREAD
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        notes.append(f"{path.name} could not be read: {e}")
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # not JSON, an integer of over 4300 digits, or nested too deep
+        why = "nested too deeply" if isinstance(e, RecursionError) else _short(str(e), 100)
+        notes.append(f"{path.name} could not be read: it is not valid JSON ({why}): left out")
+        return _UNREAD
+
+
+def _read_config(run: _Run) -> None:
+    """config.yaml's text (shown on the page) and its settings (read for captions), when it has them."""
+    import yaml
+
+    run.config_text = _read_text(run.path / "config.yaml", run.notes)
+    if run.config_text is None:
+        return
+    try:
+        cfg = yaml.safe_load(run.config_text)
+    except (yaml.YAMLError, ValueError, RecursionError):  # PyYAML raises ValueError for a date like 2020-99-99
+        run.notes.append("config.yaml is not valid YAML: its settings are not used")
+        return
+    if isinstance(cfg, dict):
+        run.config = cfg
+    elif cfg is not None:
+        run.notes.append(f"config.yaml holds {_kind(cfg)}, not a mapping of settings: its settings are not used")
+
+
+def _parse_row(raw: bytes) -> tuple[dict | None, str]:
+    """One line of metrics.jsonl as (row, "") or (None, why it cannot be read); a blank line is (None, "")."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    if not text.strip():
+        return None, ""
+    try:
+        row = json.loads(text)
+    except (ValueError, RecursionError):  # a line being written, an integer of over 4300 digits, deep nesting
+        return None, "not JSON"
+    if not isinstance(row, dict):
+        return None, "not a JSON object"
+    if _whole(row.get("step")) is None:
+        return None, f"without a step that is a whole number from 0 to 2^{MAX_STEP.bit_length() - 1}"
+    return row, ""
+
+
+def _add_row(row: dict, series: dict[str, tuple[array, array]], bad: dict[str, Counter]) -> None:
+    """A row's values into ``series`` at its step; values that are not numbers counted in ``bad`` by key."""
+    step = _whole(row["step"])
+    for k, v in row.items():
+        if k == "step":
+            continue
+        # null: a value JSON cannot write (NaN, ±inf, as eval.json stores them), a gap like "nan"
+        x = math.nan if v is None else _number(v)
+        if x is None:
+            bad.setdefault(k, Counter())[_kind(v)] += 1
+            continue
+        steps, values = series.get(k) or series.setdefault(k, (array("q"), array("d")))  # 16 bytes a point
+        steps.append(step)
+        values.append(x)
+
+
+def _read_series(path: Path, notes: list[str]) -> dict[str, tuple[array, array]]:
+    """metrics.jsonl as {key: (steps, values)}. A line that cannot be read (a line being written, bytes that
+    are not UTF-8, a row without a whole-number step) and a value that is not a number are skipped, each
+    kind counted in a note."""
+    series: dict[str, tuple[array, array]] = {}
+    lines: dict[str, list[int]] = {}  # why lines were skipped: [how many, the first's number]
+    bad: dict[str, Counter] = {}
+    try:
+        with open(path, "rb") as f:  # bytes, so that a line that is not UTF-8 costs only that line
+            for no, raw in enumerate(f, 1):
+                row, why = _parse_row(raw)
+                if why:
+                    lines.setdefault(why, [0, no])[0] += 1
+                if row is not None:
+                    _add_row(row, series, bad)
+    except OSError as e:
+        notes.append(f"metrics.jsonl could not be read to its end ({e.strerror or e}): the curves stop there")
+    if lines:
+        whys = "; ".join(f"{n} {why} (the first at line {first:,})" for why, (n, first) in lines.items())
+        notes.append(f"{sum(n for n, _ in lines.values())} line(s) of metrics.jsonl could not be read and were "
+                     f"skipped: {whys}")
+    if bad:
+        keys = [f"{_text(_short(k))!r} ({', '.join(f'{kind} ×{n}' for kind, n in c.items())})" for k, c in bad.items()]
+        notes.append(f"{sum(sum(c.values()) for c in bad.values())} value(s) in metrics.jsonl cannot be read as "
+                     f"numbers and were skipped: {_listed(keys, 3)}")
+    return series
+
+
+def _read_metric(name: str, m: Any, bad: list[str]) -> dict:
+    """One metric of eval.json as {"value", "floor", "better", "null"}: value and floor as floats (None when
+    absent or unreadable), "better" as text, "null" whether the value is JSON null, which is how eval.json
+    writes a value that is not finite. What cannot be read is named in ``bad``."""
+    m = m if isinstance(m, dict) else {"value": m}  # an older eval.json held bare values
+    out = {"value": _number(m.get("value")), "floor": _number(m.get("floor")), "better": m.get("better"),
+           "null": "value" in m and m["value"] is None}
+    if out["value"] is None and not out["null"]:
+        bad.append(f"{name}'s value ({_kind(m.get('value')) if 'value' in m else 'missing'})")
+    if out["floor"] is None and m.get("floor") is not None:  # null or absent: no floor (toy runs have none)
+        bad.append(f"{name}'s floor ({_kind(m['floor'])})")
+    if not isinstance(out["better"], (str, type(None))):
+        bad.append(f"{name}'s better ({_kind(out['better'])})")
+        out["better"] = None
+    elif out["better"] is not None:
+        out["better"] = _text(out["better"])
+    return out
+
+
+def _read_eval(path: Path, notes: list[str]) -> dict | None:
+    """eval.json with what the page can use: n (a whole number), step, the texts features, features_info,
+    split and source, and the metrics (:func:`_read_metric`). A field that cannot be read is left out and
+    named in a note, so that the page never shows it as something else; None if there is no object."""
+    ev = _read_json(path, notes)
+    if ev is _UNREAD:
         return None
+    if not isinstance(ev, dict):
+        notes.append(f"eval.json holds {_kind(ev)}, not an object of metrics: left out")
+        return None
+    out: dict[str, Any] = {}
+    bad: list[str] = []
+    for key, ok in (("n", _whole(ev.get("n"), hi=2**63)), ("step", _whole(ev.get("step")))):
+        if ok is not None:
+            out[key] = ok
+        elif ev.get(key) is not None:
+            bad.append(f"{key} ({_kind(ev[key])})")
+    for key in ("features", "features_info", "split", "source"):
+        if isinstance(ev.get(key), str):
+            out[key] = _text(ev[key])
+        elif ev.get(key) is not None:
+            bad.append(f"{key} ({_kind(ev[key])})")
+            if key == "features":  # metrics measured on some feature network: not exact densities
+                out[key] = "unknown"
+    ms = ev.get("metrics") if ev.get("metrics") is not None else {}
+    if not isinstance(ms, dict):
+        bad.append(f"metrics ({_kind(ms)}, not an object)")
+        ms = {}
+    out["metrics"] = {_text(name): _read_metric(_short(_text(name)), m, bad) for name, m in ms.items()}
+    if bad:
+        notes.append(f"eval.json: what could not be read is left out (shown as –): {_listed(bad)}")
+    return out
+
+
+def _png(path: Path) -> tuple[bytes | None, str]:
+    """A PNG file's bytes, or (None, why not): not a regular file, unreadable, too large, or not a PNG that
+    Pillow can check (its structure and every chunk's checksum), which a browser would show broken."""
+    try:
+        if not path.is_file():  # a folder, a FIFO (reading it would wait forever), a dangling link
+            return None, "not a file"
+        size = path.stat().st_size
+        if size > MAX_PNG_BYTES:
+            return None, f"{size:,} bytes, too large for a figure"
+        data = path.read_bytes()
+    except OSError as e:
+        return None, f"unreadable: {e.strerror or e}"
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None, "not a PNG image"
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+            im.verify()
+    except Exception as e:  # Pillow reports damage as OSError, SyntaxError, ValueError, EOFError, struct.error...
+        return None, f"a damaged PNG ({_short(str(e) or type(e).__name__, 80)})"
+    return data, ""
+
+
+def _read_samples(folder: Path, notes: list[str]) -> list[tuple[int, Path, bytes]]:
+    """The sample figures the page shows: the last that reads as a PNG, and up to seven earlier ones evenly
+    spaced (see :func:`_strip`). Files named like sample figures that are not readable PNGs are skipped with
+    a note; only the figures shown are read."""
+    found = sorted((int(m.group(1)), f) for f in folder.glob("step_*.png")
+                   for m in [re.fullmatch(r"step_([0-9]+)\.png", f.name)] if m)
+    shown: list[tuple[int, Path, bytes]] = []
+    bad: list[str] = []
+    while found and not shown:  # the last readable one
+        step, f = found.pop()
+        data, why = _png(f)
+        if data is None:
+            bad.append(f"{_text(f.name)} ({why})")
+        else:
+            shown.append((step, f, data))
+    for step, f in _strip(found + [shown[0][:2]], 8)[:-1] if shown else []:
+        data, why = _png(f)
+        if data is None:
+            bad.append(f"{_text(f.name)} ({why})")
+        else:
+            shown.insert(-1, (step, f, data))
+    if bad:
+        notes.append(f"samples/: {len(bad)} file(s) named like sample figures were skipped: {_listed(bad)}")
+    return shown
 
 
 def _read_run(p: Path, name: str) -> _Run:
@@ -162,33 +410,25 @@ def _read_run(p: Path, name: str) -> _Run:
         raise GankitError(f"{p} is not a gankit run directory (no config.yaml or metrics.jsonl) "
                           "nor a theory directory (no claims.json or figure1.png)")
     run = _Run(p, name)
+    for f in ("config.yaml", "metrics.jsonl", "eval.json", "samples"):
+        if (p / f).exists() and not ((p / f).is_dir() if f == "samples" else (p / f).is_file()):
+            run.notes.append(f"{f} is not a {'folder' if f == 'samples' else 'file'}: left out")
     if (p / "config.yaml").is_file():
-        import yaml
-
-        run.config_text = (p / "config.yaml").read_text(encoding="utf-8")
-        try:
-            cfg = yaml.safe_load(run.config_text)
-            run.config = cfg if isinstance(cfg, dict) else {}
-        except yaml.YAMLError:
-            run.notes.append("config.yaml is not valid YAML")
+        _read_config(run)
     if (p / "metrics.jsonl").is_file():
         run.series = _read_series(p / "metrics.jsonl", run.notes)
     if not _game_objective(run):
         run.hidden = [k for k in GAME_KEYS if run.series.pop(k, None) is not None]
     if run.hidden:
-        objective = _cfg(run, "objective", "name")
+        objective = _cfg_text(run, "objective", "name")
         run.notes.append(f"{', '.join(run.hidden)} are logged in metrics.jsonl but not drawn: σ(logit) is D(x), "
                          "and V the game's value with −log 4 at its equilibrium, only when D is trained by the "
                          "cross-entropy of objectives minimax and nonsaturating; this run's objective is "
-                         + (str(objective) if objective else "not named in config.yaml") + ".")
-    for png in (p / "samples").glob("step_*.png") if (p / "samples").is_dir() else []:
-        m = re.fullmatch(r"step_(\d+)\.png", png.name)
-        if m:
-            run.samples.append((int(m.group(1)), png))
-    run.samples.sort()
+                         + (objective or "not named in config.yaml") + ".")
+    if (p / "samples").is_dir():
+        run.samples = _read_samples(p / "samples", run.notes)
     if (p / "eval.json").is_file():
-        ev = _read_json(p / "eval.json", run.notes)
-        run.evaluation = ev if isinstance(ev, dict) else None
+        run.evaluation = _read_eval(p / "eval.json", run.notes)
     return run
 
 
@@ -207,6 +447,12 @@ def _cfg(run: _Run, section: str, key: str) -> Any:
     return sec.get(key) if isinstance(sec, dict) else None
 
 
+def _cfg_text(run: _Run, section: str, key: str) -> str | None:
+    """A name from config.yaml (data, model, objective), or None when absent or not text."""
+    v = _cfg(run, section, key)
+    return _text(v) if isinstance(v, str) and v else None
+
+
 def _toy_target(run: _Run):
     """The run's toy target (a GaussianMixture), or None for images, unknown or unreadable configs."""
     try:
@@ -217,7 +463,8 @@ def _toy_target(run: _Run):
         if not cfg.data.is_toy:
             return None
         return make_target(cfg.data.name, **cfg.data.target_params())
-    except (GankitError, OSError, ValueError, TypeError, KeyError):  # a caption's detail: never stop the page
+    # a caption's detail: never stop the page (config.py turns a bad file into a GankitError; the rest is in case)
+    except (GankitError, OSError, ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
         return None
 
 
@@ -238,16 +485,18 @@ def _game_objective(run: _Run) -> bool:
 
 def _sampler(run: _Run) -> str:
     """The generator behind the run's metrics, figures and samples, in words (see SAMPLER_RULE)."""
-    ema = _number(_cfg(run, "train", "ema"))
-    if ema is None:
-        return "G_ema or G (config.yaml gives no train.ema)"
+    given = _cfg(run, "train", "ema")
+    ema = _finite(given)
+    if ema is None or not 0 <= ema < 1:  # config.py's range: anything else says nothing of the run
+        why = "gives no train.ema" if given is None else f"has train.ema {_kind(given)}, not a decay in [0, 1)"
+        return f"G_ema or G (config.yaml {why})"
     return f"G_ema (EMA decay {ema:g})" if ema > 0 else "G (no EMA)"
 
 
 def _eval_samples(run: _Run) -> str:
     """How many samples the metrics logged during training were measured on (train.eval_samples)."""
-    n = _number(_cfg(run, "train", "eval_samples"))
-    return f"{n:g} samples" if n is not None else "train.eval_samples samples (not in config.yaml)"
+    n = _whole(_cfg(run, "train", "eval_samples"), lo=1, hi=2**63)
+    return f"{n} samples" if n is not None else "train.eval_samples samples (not a count in config.yaml)"
 
 
 def _jsd_basis(run: _Run) -> str:
@@ -384,8 +633,9 @@ def _measured(what: Callable[[_Run], str]) -> Callable[[_Run], str]:
     return lambda r: f"measured on {_sampler(r)}: {what(r)}"
 
 
-def _panels(runs: list[_Run]) -> list[_Panel]:
-    """The curve panels that the runs' metrics support, in reading order."""
+def _panels(runs: list[_Run]) -> tuple[list[_Panel], list[str]]:
+    """The curve panels that the runs' metrics support, in reading order (the first MAX_PANELS), and the
+    keys of the series left out."""
     present = {k for r in runs for k, (_, v) in r.series.items() if any(math.isfinite(x) for x in v)}
     panels = [
         _Panel("losses", ["loss/d", "loss/g"], {"loss/d": "D loss", "loss/g": "G loss"}),
@@ -399,8 +649,10 @@ def _panels(runs: list[_Run]) -> list[_Panel]:
         *_eval_panels(present),
     ]
     known = {k for p in panels for k in p.keys}
-    panels += [_Panel(k, [k]) for k in sorted(present - known)]
-    return [p for p in panels if any(k in present for k in p.keys)]
+    panels += [_Panel(_short(k, TITLE_CHARS), [k], caption=f"The key has {len(k):,} characters; the title shows "
+                      f"its first {TITLE_CHARS - 1}." if len(k) > TITLE_CHARS else "") for k in sorted(present - known)]
+    panels = [p for p in panels if any(k in present for k in p.keys)]
+    return panels[:MAX_PANELS], [k for p in panels[MAX_PANELS:] for k in p.keys if k in present]
 
 
 def _toy_panels(runs: list[_Run]) -> list[_Panel]:
@@ -440,11 +692,12 @@ def _eval_panels(present: set[str]) -> list[_Panel]:
             used = sorted({k.split("/")[1] for k in keys if k in r.series})
             return f"{_eval_samples(r)}, {', '.join(used)} features"
 
-        panels.append(_Panel(f"{', '.join(group)} during training", keys, labels, measured=_measured(what)))
+        panels.append(_Panel(_short(f"{', '.join(group)} during training", TITLE_CHARS), keys, labels,
+                             measured=_measured(what)))
     return panels
 
 
-def _with_derived(run: _Run) -> dict[str, tuple[list[int], list[float]]]:
+def _with_derived(run: _Run) -> dict[str, tuple[Sequence[int], Sequence[float]]]:
     """The run's series plus C(G) = −log 4 + 2·JSD where the value V is shown beside a toy JSD."""
     series = dict(run.series)
     if "toy/jsd" in series and "V" in series:
@@ -453,13 +706,15 @@ def _with_derived(run: _Run) -> dict[str, tuple[list[int], list[float]]]:
     return series
 
 
-def _curve_figures(runs: list[_Run]) -> list[str]:
-    """One <figure> a panel. What a panel's metric was measured on goes under its title when every run
-    shown agrees, else beside each run's name in the legend; the caption says it either way."""
-    from .plots import plot_curves
+def _curve_figures(runs: list[_Run]) -> tuple[list[str], list[str]]:
+    """One <figure> a panel, and the keys of the series left out (see :func:`_panels`). What a panel's
+    metric was measured on goes under its title when every run shown agrees, else beside each run's name
+    in the legend; the caption says it either way, and names values too large for any axis."""
+    from .plots import PLOT_LIMIT, plot_curves
 
     out = []
-    for p in _panels(runs):
+    panels, left_out = _panels(runs)
+    for p in panels:
         named = [(r.name, _with_derived(r)) for r in runs]
         title, caption = p.title, p.caption
         if p.measured is not None:
@@ -473,29 +728,34 @@ def _curve_figures(runs: list[_Run]) -> list[str]:
                 said = "; ".join(f"{n}: {t}" for n, t in notes.items())
             caption = f"{said}. {caption}".strip()
         buf = io.BytesIO()
-        plot_curves(named, p.keys, buf, title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
+        huge = plot_curves(named, p.keys, buf, title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
+        if huge:
+            caption = (f"{huge:,} value(s) beyond ±{PLOT_LIMIT:g} are not drawn: no axis can hold them. "
+                       + caption).strip()
         cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
         out.append(f'<figure class="card">{_img(buf.getvalue(), p.title, width=580)}{cap}</figure>')
-    return out
+    return out, left_out
 
 
 def _curves_section(runs: list[_Run]) -> list[str]:
     """The training curves, with what they were computed on."""
-    figs = _curve_figures(runs)
+    figs, left_out = _curve_figures(runs)
     if not figs:
         return []
     on = "; ".join(f"{r.name}: {_sampler(r)}" for r in runs) if len(runs) > 1 else _sampler(runs[0])
+    more = [f"{len(left_out):,} more series in metrics.jsonl are not drawn (a page holds {MAX_PANELS} panels): "
+            + _listed([repr(_short(k)) for k in left_out], 3)] if left_out else []
     return ["<h2>Training curves</h2>",
             f'<p class="caption">Losses, penalties, D(x) and V are means over training batches of G and D. '
-            f"{_e(SAMPLER_RULE)} The toy and eval/ metrics below are measured on {_e(on)}.</p>",
+            f"{_e(SAMPLER_RULE)} The toy and eval/ metrics below are measured on {_e(on)}.</p>", *_notes(more),
             f'<div class="grid">{"".join(figs)}</div>']
 
 
 # --- sections ------------------------------------------------------------------------------------
 
 def _summary(run: _Run) -> str:
-    bits = [_cfg(run, "data", "name"), _cfg(run, "model", "name"), _cfg(run, "objective", "name")]
-    steps = _cfg(run, "train", "steps")
+    bits = [_cfg_text(run, "data", "name"), _cfg_text(run, "model", "name"), _cfg_text(run, "objective", "name")]
+    steps = _whole(_cfg(run, "train", "steps"), lo=1, hi=2**63)
     line = " · ".join(_e(b) for b in bits if b)
     if steps is not None:
         line += f" · {_e(steps)} steps planned"
@@ -508,7 +768,12 @@ def _better(m: dict) -> str:
     """Which way a metric is better, as eval.json says it: "lower" and "higher" get an arrow, any other
     wording (density's ideal is 1, say) is shown as written."""
     b = m.get("better")
-    return "" if b is None else {"lower": "lower ↓", "higher": "higher ↑"}.get(b, str(b))
+    return "" if b is None else {"lower": "lower ↓", "higher": "higher ↑"}.get(b, b)
+
+
+def _value(m: dict) -> str:
+    """A metric's value as the table shows it: eval.json writes a value that is not finite as null."""
+    return "non-finite" if m["null"] else _fmt(m["value"])
 
 
 def _toy_eval(ev: dict) -> bool:
@@ -550,19 +815,20 @@ def _eval_section(run: _Run) -> list[str]:
         return []
     rows = []
     for name, m in metrics.items():
-        m = m if isinstance(m, dict) else {"value": m}
-        rows.append(f'<tr><td>{_e(name)}</td><td class="num">{_fmt(m.get("value"))}</td>'
-                    f'<td class="num">{_fmt(m.get("floor"))}</td><td>{_e(_better(m))}</td>'
+        rows.append(f'<tr><td>{_e(name)}</td><td class="num">{_value(m)}</td>'
+                    f'<td class="num">{_fmt(m["floor"])}</td><td>{_e(_better(m))}</td>'
                     f"<td>{_e(_metric_basis(ev, name))}</td></tr>")
     after = []
-    if any(isinstance(m, dict) and _number(m.get("floor")) is not None for m in metrics.values()):
+    if any(m["null"] for m in metrics.values()):
+        after.append("non-finite: eval.json holds null for the value, as it writes NaN and ±infinity.")
+    if any(m["floor"] is not None for m in metrics.values()):
         after.append("The floor is the same metric measured on held-out real images against the reference: "
                      "what a perfect generator would read with that many samples.")
     if _toy_eval(ev) and "jsd" in metrics:
         after.append(_jsd_basis(run) + ".")
     after.append(SAMPLER_RULE)
-    step, last = _number(ev.get("step")), run.last_step
-    stale = [f"eval.json measures step {step:g}, but the run has logged up to step {last}: "
+    step, last = ev.get("step"), run.last_step
+    stale = [f"eval.json measures step {step}, but the run has logged up to step {last}: "
              "gankit eval RUN_DIR measures its newest weights."] if step is not None and last and step < last else []
     return ["<h2>Metrics</h2>", f'<p class="caption">{_eval_caption(run)}</p>',
             '<table><tr><th>metric</th><th class="num">value</th><th class="num">floor</th><th>better</th>'
@@ -582,14 +848,14 @@ def _samples_section(run: _Run) -> list[str]:
     """The last sample figure large, a strip of earlier ones, and the generator that drew them."""
     if not run.samples:
         return []
-    step, last = run.samples[-1]
+    step, last, data = run.samples[-1]
     by = f"drawn by {_sampler(run)}"  # G_ema or G: see SAMPLER_RULE
-    big = (f'<figure class="card">{_img(last.read_bytes(), f"samples at step {step}")}'
+    big = (f'<figure class="card">{_img(data, f"samples at step {step}")}'
            f"<figcaption>step {step}: the last sample figure (samples/{_e(last.name)}), {_e(by)}</figcaption></figure>")
     strip = ""
-    if len(run.samples) > 1:
-        thumbs = "".join(f'<figure>{_img(p.read_bytes(), f"samples at step {s}", width=200)}'
-                         f"<figcaption>step {s}</figcaption></figure>" for s, p in _strip(run.samples))
+    if len(run.samples) > 1:  # _read_samples chose them: the first and the last included, evenly spaced
+        thumbs = "".join(f'<figure>{_img(png, f"samples at step {s}", width=200)}'
+                         f"<figcaption>step {s}</figcaption></figure>" for s, _, png in run.samples)
         strip = (f'<div class="card strip"><p class="caption">Over training, from the same fixed noise, '
                  f'{_e(by)}</p><div class="thumbs">{thumbs}</div></div>')
     return ["<h2>Samples</h2>", f'<p class="caption">Samples {_e(by)}. {_e(SAMPLER_RULE)}</p>',
@@ -613,8 +879,8 @@ def _run_page(run: _Run) -> str:
 def _runs_table(runs: list[_Run]) -> list[str]:
     """The comparison's table: one row a run, its eval.json metrics (with what they were measured on)."""
     metric_names = list(dict.fromkeys(m for r in runs for m in r.metrics))
-    better = {m: " / ".join(dict.fromkeys(b for r in runs if isinstance(r.metrics.get(m), dict)
-                                          for b in [_better(r.metrics[m])] if b)) for m in metric_names}
+    better = {m: " / ".join(dict.fromkeys(b for r in runs if m in r.metrics for b in [_better(r.metrics[m])] if b))
+              for m in metric_names}
     toy = any("toy/jsd" in r.series for r in runs)
     head = (["run", "data", "model", "objective", "sampling generator", "metrics measured on", "last step"]
             + (["JSD (last)"] if toy else []) + [f"{m} ({better[m]})" if better[m] else m for m in metric_names])
@@ -623,13 +889,11 @@ def _runs_table(runs: list[_Run]) -> list[str]:
         ev = r.evaluation or {}
         basis = ("–" if not r.metrics else _metric_basis(ev, "") if not _toy_eval(ev)
                  else f"JSD: exact densities; modes: {_metric_basis(ev, 'modes')}")
-        cells = [_e(r.name), _e(_cfg(r, "data", "name") or "–"), _e(_cfg(r, "model", "name") or "–"),
-                 _e(_cfg(r, "objective", "name") or "–"), _e(_sampler(r)), _e(basis), _fmt(r.last_step)]
+        cells = [_e(r.name), _e(_cfg_text(r, "data", "name") or "–"), _e(_cfg_text(r, "model", "name") or "–"),
+                 _e(_cfg_text(r, "objective", "name") or "–"), _e(_sampler(r)), _e(basis), _fmt(r.last_step)]
         if toy:
             cells.append(_fmt(r.last("toy/jsd")))
-        for m in metric_names:
-            v = r.metrics.get(m)
-            cells.append(_fmt(v.get("value") if isinstance(v, dict) else v))
+        cells += [_value(r.metrics[m]) if m in r.metrics else "–" for m in metric_names]
         rows.append(cells)
     table = _table([_e(h) for h in head], rows, first_number=6)
     return ["<h2>Runs</h2>", table,
@@ -647,7 +911,7 @@ def _compare_page(runs: list[_Run]) -> str:
     if with_samples:
         cols = min(len(with_samples), 3)
         figs = "".join(
-            f'<figure class="card">{_img(r.samples[-1][1].read_bytes(), f"{r.name} samples")}'
+            f'<figure class="card">{_img(r.samples[-1][2], f"{r.name} samples")}'
             f"<figcaption><b>{_e(r.name)}</b>, step {r.samples[-1][0]}, drawn by {_e(_sampler(r))}</figcaption>"
             "</figure>" for r in with_samples)
         body += ["<h2>Last samples</h2>", f'<p class="caption">{_e(SAMPLER_RULE)}</p>',
@@ -661,51 +925,92 @@ def _compare_page(runs: list[_Run]) -> str:
     return _page(f"gankit report: {names}", body)
 
 
+def _claim_row(i: int, c: dict, bad: list[str]) -> tuple[str, str]:
+    """Claim ``i`` of claims.json as a table row, and its verdict: "pass", "fail", "report" (a measurement
+    with no prediction: tolerance null) or "unknown" (passed is not true/false, so no verdict can be shown).
+    A value that cannot be read is shown as – and named in ``bad``."""
+    check = c.get("check", "")
+    if not isinstance(check, str):
+        bad.append(f"claim {i}'s check ({_kind(check)})")
+        check = "–"
+    cells = []
+    for k in ("theory", "measured", "tolerance"):
+        x = _number(c.get(k))
+        if x is None and c.get(k) is not None:  # null: no prediction (theory) or no tolerance (report only)
+            bad.append(f"claim {i}'s {k} ({_kind(c[k])})")
+        cells.append("–" if x is None else f"{x:.6g}")
+    passed = c.get("passed")
+    if c.get("tolerance") is None:
+        verdict = "report"
+    elif isinstance(passed, bool):  # not bool(): the text "false" would read as a pass
+        verdict = "pass" if passed else "fail"
+    else:
+        bad.append(f"claim {i}'s passed ({_kind(passed)}, not true/false)")
+        verdict = "unknown"
+    cls, label = {"report": ("report", "report"), "pass": ("pass", "pass"), "fail": ("fail", "FAIL"),
+                  "unknown": ("fail", "unknown")}[verdict]
+    return (f'<tr class="{cls}"><td>{_e(check)}</td>' + "".join(f'<td class="num">{x}</td>' for x in cells)
+            + f'<td class="verdict">{label}</td></tr>'), verdict
+
+
+def _claims_section(claims: list, notes: list[str]) -> list[str]:
+    """The claims table under a badge counting the checks that pass."""
+    rows, verdicts, bad = [], Counter(), []
+    for i, c in enumerate(claims, 1):
+        if not isinstance(c, dict):
+            bad.append(f"claim {i} ({_kind(c)}, not an object: left out)")
+            continue
+        row, verdict = _claim_row(i, c, bad)
+        rows.append(row)
+        verdicts[verdict] += 1
+    if bad:
+        notes.append(f"claims.json: what could not be read is shown as –: {_listed(bad)}")
+    passed, checked = verdicts["pass"], verdicts["pass"] + verdicts["fail"]
+    unknown = f", {verdicts['unknown']} without a verdict that can be read" if verdicts["unknown"] else ""
+    badge = "ok" if passed == checked and not unknown else "bad"
+    return ["<h2>Claims</h2>",
+            f'<p><span class="badge {badge}">{passed} of {checked} checks pass{unknown}</span> '
+            '<span class="caption">rows marked “report” are measurements with no prediction to compare'
+            "</span></p>",
+            '<table><tr><th>claim</th><th class="num">theory</th><th class="num">measured</th>'
+            '<th class="num">tolerance</th><th>result</th></tr>' + "".join(rows) + "</table>"]
+
+
+def _theory_figures(p: Path, notes: list[str]) -> list[str]:
+    """The directory's figures, those gankit theory writes first, each with its caption; a file named
+    *.png that is not a readable PNG is skipped with a note."""
+    pngs = [p / f for f in THEORY_FIGURES if (p / f).exists()]
+    pngs += sorted(f for f in p.glob("*.png") if f.name not in THEORY_FIGURES)
+    figs, bad = [], []
+    for f in pngs:
+        data, why = _png(f)
+        if data is None:
+            bad.append(f"{_text(f.name)} ({why})")
+            continue
+        figs.append(f'<figure class="card">{_img(data, f.name)}<figcaption><b>{_e(f.name)}</b> '
+                    f"{_e(THEORY_FIGURES.get(f.name, ''))}</figcaption></figure>")
+    if bad:
+        notes.append(f"{len(bad)} figure file(s) were skipped: {_listed(bad, 3)}")
+    return ["<h2>Figures</h2>", f'<div class="figs">{"".join(figs)}</div>'] if figs else []
+
+
 def _theory_page(p: Path) -> str:
     notes: list[str] = []
-    claims = _read_json(p / "claims.json", notes) if (p / "claims.json").is_file() else None
-    body = [f"<h1>gankit theory: {_e(p.resolve().name)}</h1>",
-            '<p class="sub">The claims of Goodfellow et al. (2014), each measured beside its prediction</p>',
-            *_notes(notes)]
-    if isinstance(claims, list):
-        rows, checked, passed = [], 0, 0
-        for c in claims:
-            if not isinstance(c, dict):
-                continue
-            report_only = c.get("tolerance") is None
-            ok = bool(c.get("passed"))
-            if not report_only:
-                checked += 1
-                passed += ok
-            cls, verdict = ("report", "report") if report_only else (("pass", "pass") if ok else ("fail", "FAIL"))
-            rows.append(f'<tr class="{cls}"><td>{_e(c.get("check", ""))}</td>'
-                        + "".join(f'<td class="num">{_fmt6(c.get(k))}</td>'
-                                  for k in ("theory", "measured", "tolerance"))
-                        + f'<td class="verdict">{verdict}</td></tr>')
-        badge = "ok" if passed == checked else "bad"
-        body += ["<h2>Claims</h2>",
-                 f'<p><span class="badge {badge}">{passed} of {checked} checks pass</span> '
-                 '<span class="caption">rows marked “report” are measurements with no prediction to compare'
-                 "</span></p>",
-                 '<table><tr><th>claim</th><th class="num">theory</th><th class="num">measured</th>'
-                 '<th class="num">tolerance</th><th>result</th></tr>' + "".join(rows) + "</table>"]
-    elif claims is None and not notes:
+    body = []
+    if not (p / "claims.json").is_file():
         body.append('<p class="note">No claims.json in this directory: figures only.</p>')
-    elif claims is not None:
-        body += _notes(["claims.json does not hold a list of claims"])
-    pngs = [p / f for f in THEORY_FIGURES if (p / f).is_file()]
-    pngs += sorted(f for f in p.glob("*.png") if f.name not in THEORY_FIGURES)
-    if pngs:
-        figs = "".join(f'<figure class="card">{_img(f.read_bytes(), f.name)}<figcaption><b>{_e(f.name)}</b> '
-                       f"{_e(THEORY_FIGURES.get(f.name, ''))}</figcaption></figure>" for f in pngs)
-        body += ["<h2>Figures</h2>", f'<div class="figs">{figs}</div>']
-    body.append(f"<footer><p>gankit report of {_e(p.resolve())}</p></footer>")
-    return _page(f"gankit theory: {p.resolve().name}", body)
-
-
-def _fmt6(v: Any) -> str:
-    x = _number(v)
-    return "–" if x is None else f"{x:.6g}"
+    else:
+        claims = _read_json(p / "claims.json", notes)
+        if isinstance(claims, list):
+            body += _claims_section(claims, notes)
+        elif claims is not _UNREAD:
+            notes.append(f"claims.json holds {_kind(claims)}, not a list of claims: left out")
+    body += _theory_figures(p, notes)
+    head = [f"<h1>gankit theory: {_e(p.resolve().name)}</h1>",
+            '<p class="sub">The claims of Goodfellow et al. (2014), each measured beside its prediction</p>',
+            *_notes(notes)]  # last: reading the claims and the figures adds to them
+    return _page(f"gankit theory: {p.resolve().name}",
+                 head + body + [f"<footer><p>gankit report of {_e(p.resolve())}</p></footer>"])
 
 
 # --- the entry point -----------------------------------------------------------------------------
@@ -741,5 +1046,5 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
             page = _compare_page(runs)
             target = Path(out) if out is not None else paths[0] / "compare.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, page)  # a reader never sees half a page
+    write_atomic(target, _text(page))  # a reader never sees half a page
     return target
