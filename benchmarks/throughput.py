@@ -59,7 +59,7 @@ def with_train(cfg, **fields):
 def model_config(name: str, batch: int, device: str, steps: int):
     """The config of one case: DCGAN-64 as pytorch/examples (z 100, width 64, Adam(2e-4, 0.5)), or
     SNGAN-32 (hinge, spectral norm, Adam(2e-4, (0, 0.9))); one D step per G step, no EMA, no eval."""
-    common = [f"train.batch_size={batch}", f"train.device={device}", f"train.steps={steps}", "train.ema=0",
+    common = [f"train.batch_size={batch}", f"train.device={device}", f"train.steps={steps}", "train.ema_kimg=0",
               "train.d_steps=1", "train.progress=false", "train.tensorboard=false", "train.eval_features=",
               "train.log_every=1000000", "train.lr_schedule=constant", "data.hflip=false"]
     if name == "dcgan64":

@@ -40,8 +40,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="digits, a few seconds, on the CPU")
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    preset, extra = ("digits", ["train.augment=", "train.ema=0"]) if args.smoke else \
-        ("mnist-dcgan", [f"data.root={args.root}", "train.ema=0"])
+    preset, extra = ("digits", ["train.augment=", "train.ema_kimg=0"]) if args.smoke else \
+        ("mnist-dcgan", [f"data.root={args.root}", "train.ema_kimg=0"])
     budget, n = (8.0, 500) if args.smoke else (args.budget, args.n)
     cfg = load_config(preset, overrides=[*extra, f"train.batch_size={args.batch}", f"train.device={device}",
                                          "train.steps=100000000", "train.eval_features=", "train.log_every=100000000",

@@ -1,6 +1,6 @@
 import pytest
 
-from gankit.config import Config, load_config, parse_overrides, preset_names, read_config, save_config
+from gankit.config import Config, build_config, load_config, parse_overrides, preset_names, read_config, save_config
 from gankit.errors import GankitError
 
 
@@ -86,7 +86,7 @@ MIX = ["data.name=mixture1d", "data.weights=[1, 1]", "data.means=[0, 1]", "data.
     ("objective.r1_gamma=.inf", "objective.r1_gamma"),
     ("objective.gp_weight=.nan", "objective.gp_weight"),
     ("objective.clip=.inf", "objective.clip"),
-    ("train.ema=.nan", "train.ema"),
+    ("train.ema_kimg=.nan", "train.ema_kimg"),
 ])
 def test_nan_and_infinity_are_refused_in_every_float_field(override, field):
     key = override.split("=")[0]
@@ -188,3 +188,19 @@ def test_mixtures_that_a_network_cannot_fit_are_refused(override, message):
 def test_resolutions_beyond_every_network_are_refused():
     with pytest.raises(GankitError, match="config data.resolution: .*1024"):
         load_config("digits", overrides=["data.resolution=100000"])
+
+
+@pytest.mark.parametrize("decay,batch", [(0.999, 64), (0.9999, 64), (0.5, 8), (0.995, 256)])
+def test_an_old_ema_decay_reads_as_the_same_average(decay, batch):
+    from gankit.fast import ema_beta
+
+    t = build_config({"train": {"ema": decay, "batch_size": batch}}).train
+    assert t.ema_rampup is None and ema_beta(1000, batch, t.ema_kimg, t.ema_rampup) == pytest.approx(decay, rel=1e-12)
+    assert build_config({"train": {"ema": 0}}).train.ema_kimg == 0
+
+
+@pytest.mark.parametrize("train,message", [({"ema": 0.9, "ema_kimg": 1}, "not also train.ema"),
+                                           ({"ema": 1.5}, "must be in"), ({"ema": True}, "must be in")])
+def test_an_old_ema_decay_is_checked(train, message):
+    with pytest.raises(GankitError, match=message):
+        build_config({"train": train})

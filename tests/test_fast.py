@@ -35,7 +35,8 @@ def test_ema_update_is_averaged_models_update_value_for_value():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))
         ref.update_parameters(model)
-        ema_update(ours.module, model, 0.9, ours.n_averaged, first=i == 0)
+        weight = 1 - 0.9 if i % 2 else torch.tensor(1 - 0.9)  # a Python number, or a tensor as the loop fills
+        ema_update(ours.module, model, weight, ours.n_averaged, first=i == 0)
         a, b = ref.module.state_dict(), ours.module.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
         assert int(ours.n_averaged) == int(ref.n_averaged) == i + 1
@@ -111,11 +112,11 @@ def _in_step() -> bool:
 
 
 @pytest.mark.parametrize("extra", [
-    ["objective.name=nonsaturating", "model.conditional=true", "train.ema=0.9", "train.augment=color,translation,cutout",
+    ["objective.name=nonsaturating", "model.conditional=true", "train.ema_kimg=0.5", "train.augment=color,translation,cutout",
      "data.hflip=true", "train.lr_schedule=linear"],
     ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
     ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
-    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema=0.99"],
+    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
 ])
 def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):
     """Inside ``train_step`` (what the fast path records in a CUDA graph) no tensor is read by the
@@ -241,11 +242,11 @@ def test_a_failed_capture_goes_on_eagerly_or_stops_with_one_line(monkeypatch, cu
 
 # --- on a GPU: the step replayed from a CUDA graph -------------------------------------------------
 GRAPH_CASES = [
-    ["objective.name=nonsaturating", "model.conditional=true", "train.ema=0.99", "train.augment=translation,cutout",
+    ["objective.name=nonsaturating", "model.conditional=true", "train.ema_kimg=2", "train.augment=translation,cutout",
      "data.hflip=true", "train.lr_schedule=linear"],
     ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
     ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
-    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema=0.99"],
+    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
 ]
 
 
@@ -266,7 +267,7 @@ def test_cuda_graph_losses_follow_the_eager_fp32_path(extra, tmp_path, capsys):
 
 @cuda
 def test_cuda_graph_run_resumes_and_its_checkpoint_loads_eagerly(tmp_path):
-    base = ["train.steps=12", "train.batch_size=32", "train.eval_features=", "train.device=cuda", "train.ema=0.9",
+    base = ["train.steps=12", "train.batch_size=32", "train.eval_features=", "train.device=cuda", "train.ema_kimg=0.5",
             "train.checkpoint_every=6", "train.lr_schedule=linear", *QUIET]
     cfg = load_config("digits", overrides=base)
     train(cfg, tmp_path / "a", stop_after=6)
@@ -283,7 +284,7 @@ def test_compiled_networks_train_like_eager_ones(tmp_path):
     for name in ("false", "true"):
         cfg = load_config("digits", overrides=["train.steps=3", "train.batch_size=8", "train.log_every=1",
                                                "train.eval_features=", "model.g_hidden=8", "model.d_hidden=8",
-                                               "train.fast=true", f"train.compile={name}", "train.ema=0.9", *QUIET])
+                                               "train.fast=true", f"train.compile={name}", "train.ema_kimg=0.5", *QUIET])
         train(cfg, tmp_path / name)
         losses[name] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / name / "metrics.jsonl")]
     assert len(losses["true"]) == 3

@@ -524,7 +524,7 @@ def test_an_ema_asked_for_on_resume_starts_from_g(finished, tmp_path, capsys):
     run = tmp_path / "r"
     shutil.copytree(finished, run)
     assert load_checkpoint(run / "checkpoints" / "last.pt")["G_ema"] is None
-    code, err = _cli(["resume", str(run), "--steps", "5", "--set", "train.ema=0.9"], capsys)
+    code, err = _cli(["resume", str(run), "--steps", "5", "--set", "train.ema_kimg=1"], capsys)
     assert code == 0, err
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert state["ema_n"] == 1  # one update since the resume: a copy of G (AveragedModel's first update)

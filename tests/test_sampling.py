@@ -432,3 +432,40 @@ def test_eval_measures_a_run_trained_from_python_only_on_its_own_images(tmp_path
     code, _, err = run(["sample", run_dir, "--n", 8, "--out", tmp_path / "s.npy"], capsys)
     assert code == 0, err
     assert np.load(tmp_path / "s.npy").shape == (8, *real.shape)
+
+
+def test_sample_draws_the_generator_asked_for(ring_run, tmp_path, capsys):
+    """--generator ema (the default when the run keeps one) samples G_ema's weights, raw samples G's;
+    asking a run without an EMA for one is one line."""
+    from gankit.checkpoint import load_checkpoint
+    from gankit.cli import main
+
+    digits_run = tmp_path / "lagging"  # no ramp and a long half-life: G_ema lags G visibly
+    train(load_config("digits", overrides=[*TINY, "train.steps=3", "train.ema_kimg=1", "train.ema_rampup=null"]),
+          digits_run)
+    state = load_checkpoint(digits_run / "checkpoints" / "last.pt")
+    assert state["G_ema"] is not None
+    for generator, key in (("ema", "G_ema"), ("raw", "G"), ("auto", "G_ema")):
+        G, _, _ = load_generator(digits_run, generator=generator)
+        assert all(torch.equal(v, state[key][k]) for k, v in G.state_dict().items())
+    outs = {}
+    for flag in ([], ["--generator", "ema"], ["--generator", "raw"]):
+        out = tmp_path / f"s{len(outs)}.npy"
+        with pytest.raises(SystemExit) as e:
+            main(["sample", str(digits_run), "--n", "6", "--out", str(out), *flag])
+        assert e.value.code == 0
+        outs[tuple(flag)] = np.load(out)
+    assert np.array_equal(outs[()], outs[("--generator", "ema")])
+    assert not np.array_equal(outs[()], outs[("--generator", "raw")])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["sample", str(ring_run), "--out", str(tmp_path / "x.npy"), "--generator", "ema"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "kept no EMA copy" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_names_the_generator_it_measured(ring_run, tmp_path):
+    from gankit.sampling import evaluate_run
+
+    out = evaluate_run(ring_run, n=20)
+    assert out["generator"] == "G" and "raw" not in out["metrics"]["jsd"]

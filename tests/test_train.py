@@ -83,7 +83,7 @@ def test_one_step_on_images(net, res, cond, objective):
     cfg = load_config("digits", overrides=[
         f"model.name={net}", f"data.resolution={res}", f"model.conditional={cond}", f"objective.name={objective}",
         "model.g_hidden=8", "model.d_hidden=8", "model.z_dim=8", "train.steps=1", "train.batch_size=4",
-        "train.augment=color,translation,cutout", "train.ema=0.9", "data.hflip=true", "train.eval_features=", *QUIET])
+        "train.augment=color,translation,cutout", "train.ema_kimg=1", "data.hflip=true", "train.eval_features=", *QUIET])
     _, G0, D0 = build_run(cfg, torch.device("cpu"))
     res_ = train(cfg)
     assert not torch.equal(params(G0), params(res_.G)) and not torch.equal(params(D0), params(res_.D))
@@ -92,17 +92,38 @@ def test_one_step_on_images(net, res, cond, objective):
     assert torch.equal(params(res_.G_ema), params(res_.G))
 
 
-def test_ema_averages_g_after_its_first_update():
-    """G_ema after step 2 = decay·G1 + (1 − decay)·G2 (eq. of an exponential moving average), G1
-    being G after step 1, which the first update copied."""
-    decay = 0.9
-    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=4", f"train.ema={decay}",
-                                           "train.eval_features=", "model.g_hidden=8", "model.d_hidden=8", *QUIET])
+def test_ema_follows_the_ramped_decay():
+    """G_ema_s = β_s·G_ema_(s−1) + (1 − β_s)·G_s with β_s = ½^(B/h_s), h_s = min(1000·ema_kimg,
+    ema_rampup·(s − 1)·B) (stylegan2-ada). Batch 4, ema_kimg 0.01 (10 images), ramp 0.5: step 1 copies
+    G (h = 0), β_2 = ½^(4/2) = ¼, β_3 = ½^(4/4) = ½, β_4 = ½^(4/min(10, 6)) = ½^(2/3)."""
+    cfg = load_config("digits", overrides=["train.steps=4", "train.batch_size=4", "train.ema_kimg=0.01",
+                                           "train.ema_rampup=0.5", "train.eval_features=", "model.g_hidden=8",
+                                           "model.d_hidden=8", *QUIET])
     snaps = {}
     res = train(cfg, callback=lambda step, G, D: snaps.setdefault(step, params(G).clone()))
-    expected = decay * snaps[1] + (1 - decay) * snaps[2]
-    assert not torch.equal(snaps[1], snaps[2])
-    torch.testing.assert_close(params(res.G_ema), expected, rtol=1e-6, atol=1e-7)
+    expected = snaps[1]
+    for step, beta in ((2, 0.25), (3, 0.5), (4, 0.5 ** (2 / 3))):
+        expected = beta * expected + (1 - beta) * snaps[step]
+    assert not torch.equal(snaps[3], snaps[4])
+    torch.testing.assert_close(params(res.G_ema), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_ramp_starts_the_average_on_g_and_a_constant_decay_lags():
+    """The weight left on the untrained G_1 after s steps is Π β_i: with the ramp ½^(H_(s−1)/r)
+    (H the harmonic number: 2⁻²⁰ after step 2 at r = 0.05), without it d^(s−1) (0.999: 0.37 after 1,000 steps)."""
+    from gankit.fast import ema_beta
+
+    B = 64
+    ramped = [ema_beta(s, B, 20, 0.05) for s in range(1, 1001)]
+    assert ramped[0] == 0.0 and ramped[1] == pytest.approx(2.0 ** -20)
+    weight_on_first = math.prod(ramped[1:])
+    assert weight_on_first == pytest.approx(0.5 ** (sum(1 / (i - 1) for i in range(2, 1001)) / 0.05), rel=1e-9)
+    assert weight_on_first < 1e-40
+    constant = [ema_beta(s, B, 0.001 * B * math.log(0.5) / math.log(0.999), None) for s in range(2, 1001)]
+    assert all(b == pytest.approx(0.999, rel=1e-12) for b in constant)
+    assert math.prod(constant) == pytest.approx(0.999 ** 999, rel=1e-9)  # ≈ 0.37 of G_1 still in G_ema
+    # the half-life: after h images (h/B steps) at a fixed β an update's weight has halved
+    assert ema_beta(10**6, B, 20, 0.05) ** (20000 / B) == pytest.approx(0.5)
 
 
 def test_image_nets_reject_toy_data_and_vice_versa():
@@ -159,8 +180,9 @@ def test_v_and_d_of_x_are_logged_for_the_minimax_family_only(name):
 
 def test_toy_metrics_measure_the_generator_that_samples():
     """One rule for every metric, figure and sample: the EMA copy of G when there is one."""
-    cfg = tiny("train.steps=3", "train.ema=0.5", preset="gauss1d")
+    cfg = tiny("train.steps=3", "train.ema_kimg=0.5", "train.ema_rampup=null", preset="gauss1d")
     res = train(cfg)
     assert res.G_ema is not res.G
     assert res.stats["toy/jsd"] == evaluate_toy(res.G_ema, res.target, 1)["toy/jsd"]
-    assert res.stats["toy/jsd"] != evaluate_toy(res.G, res.target, 1)["toy/jsd"]
+    assert res.stats["raw/toy/jsd"] == evaluate_toy(res.G, res.target, 1)["toy/jsd"]  # both generators measured
+    assert res.stats["toy/jsd"] != res.stats["raw/toy/jsd"]

@@ -91,6 +91,7 @@ def _finish(result, run_dir: Path) -> None:
     """Write the run's HTML report and say how it ended (rank 0 speaks for every process); a stop by
     signal exits 128 + its number (130 for SIGINT)."""
     from . import distributed
+    from .config import describe_ema
     from .report import write_report
 
     if distributed.world().main:
@@ -105,7 +106,7 @@ def _finish(result, run_dir: Path) -> None:
         if result.stopped is None:
             summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
             t = result.config.train
-            who = f"G_ema (EMA decay {t.ema:g})" if t.ema > 0 else "G"
+            who = describe_ema(t.ema_kimg, t.ema_rampup)
             if any(k.startswith("eval/") for k in result.stats):  # every metric names its sample count
                 summary += f" (image metrics on {t.eval_samples} samples of {who}, {t.eval_features} features)"
             elif "toy/modes" in result.stats:
@@ -157,8 +158,10 @@ def resume(run_dir, steps, overrides) -> None:
 @click.option("--class", "klass", type=int, default=None, help="Class to draw (class-conditional runs).")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Draw z from N(0, I) truncated to |z| ≤ T (the truncation trick; any T > 0).")
-def sample(run_dir, n, out, seed, klass, truncation) -> None:
-    """Draw samples from a trained run's generator (its EMA copy when there is one).
+@click.option("--generator", type=click.Choice(["ema", "raw"]), default=None,
+              help="The EMA copy of G (default, when the run keeps one) or the raw G.")
+def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
+    """Draw samples from a trained run's generator (its EMA copy when there is one, unless --generator raw).
 
     Toy runs: .npy float32 [N, dims] or a .png plot. Image runs: .npy uint8 [N, C, H, W] or a .png grid.
     """
@@ -167,7 +170,7 @@ def sample(run_dir, n, out, seed, klass, truncation) -> None:
     suffix = Path(out).suffix.lower()
     if suffix not in (".npy", ".png"):
         raise GankitError(f"--out must end in .npy or .png, got {out!r}")
-    G, cfg, n_cls = load_generator(run_dir)
+    G, cfg, n_cls = load_generator(run_dir, generator=generator or "auto")
     write_samples(G, cfg, n_cls, n, seed, Path(out), klass, truncation)
     click.echo(f"{n} samples written to {out}")
 
@@ -183,7 +186,9 @@ def sample(run_dir, n, out, seed, klass, truncation) -> None:
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Inception-v3 weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth).")
 @click.option("--download", is_flag=True, help="Download the Inception weights if they are not found locally.")
-def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
+@click.option("--generator", type=click.Choice(["ema", "raw"]), default=None,
+              help="The EMA copy of G (default, when the run keeps one) or the raw G.")
+def eval_(run_dir, n, features, as_json, inception_weights, download, generator) -> None:
     """Measure a run's generator: FID, KID, IS, precision/recall, density/coverage, each with its floor.
 
     The floor is the same metric for held-out real images (the test split, or half of the data):
@@ -194,11 +199,11 @@ def eval_(run_dir, n, features, as_json, inception_weights, download) -> None:
 
     FEATURES[features]  # an unknown name fails here, before any work: the registry's one-line error
     kwargs = {"weights": inception_weights, "download": download} if features == "inception" else {}
-    out = evaluate_run(run_dir, n, features, log=lambda s: _say(f"eval: {s}"), **kwargs)
+    out = evaluate_run(run_dir, n, features, log=lambda s: _say(f"eval: {s}"), generator=generator or "auto", **kwargs)
     if as_json:
         click.echo(json.dumps(out))
         return
-    click.echo(f"{run_dir}: {out['n']} samples at step {out['step']}; reference {out['split']}")
+    click.echo(f"{run_dir}: {out['n']} samples of {out['generator']} at step {out['step']}; reference {out['split']}")
     click.echo(f"features: {out['features_info']}")
     click.echo(f"{'metric':<11}{'value':>12}{'floor':>12}  better")
     for k, m in out["metrics"].items():  # a value is null where it is undefined (no high-quality sample)

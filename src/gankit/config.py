@@ -33,6 +33,8 @@ __all__ = [
     "load_config",
     "parse_overrides",
     "check_unique_overrides",
+    "describe_ema",
+    "ema_half_life_kimg",
     "config_yaml",
     "save_config",
     "read_config",
@@ -179,6 +181,24 @@ class ObjectiveConfig(_Section):
 class TrainConfig(_Section):
     """The loop (Algorithm 1 of Goodfellow et al. 2014): d_steps D updates per G update, Adam."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ema(cls, data: Any) -> Any:
+        """Configs written before the ramp had ``ema``: a constant decay d per step. Read it as the same
+        average: half-life B·ln ½ / ln d images at batch B, no ramp (so old runs sample and resume)."""
+        if not isinstance(data, dict) or "ema" not in data:
+            return data
+        data = dict(data)
+        d = data.pop("ema")
+        if "ema_kimg" in data:
+            raise ValueError("give train.ema_kimg (the EMA's half-life), not also train.ema (an old decay)")
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d < 1:
+            raise ValueError(f"train.ema (an old EMA decay) must be in [0, 1), got {reprlib.repr(d)}")
+        batch = data.get("batch_size", cls.model_fields["batch_size"].default)
+        data["ema_kimg"] = ema_half_life_kimg(d, batch) if d > 0 and isinstance(batch, int) else 0.0
+        data["ema_rampup"] = None
+        return data
+
     steps: Int = Field(10000, gt=0)  # generator updates
     batch_size: Int = Field(256, gt=0)
     d_steps: Int = Field(1, gt=0)  # k of Algorithm 1
@@ -187,7 +207,11 @@ class TrainConfig(_Section):
     beta1: Float = Field(0.5, ge=0, lt=1)
     beta2: Float = Field(0.999, ge=0, lt=1)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of both rates to 0 at the end
-    ema: Float = Field(0.0, ge=0, lt=1)  # decay of the EMA copy of G used for sampling; 0: no EMA
+    # G's exponential moving average (the copy that samples), as stylegan2-ada: its half-life in thousands
+    # of images (global batch × steps; 0: no EMA), capped at ema_rampup × the images seen so far, so that
+    # early on the average follows G closely (null: no ramp, a constant decay)
+    ema_kimg: Float = Field(0.0, ge=0)
+    ema_rampup: Optional[Float] = Field(0.05, gt=0)
     augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
     seed: Int = Field(0, ge=0, lt=2**64)  # torch seeds are unsigned 64-bit
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -262,6 +286,20 @@ class Config(_Section):
         if self.train.eval_features and self.train.eval_samples < MIN_EVAL_SAMPLES:
             raise ValueError(f"train.eval_samples must be at least {MIN_EVAL_SAMPLES} for the image metrics")
         return self
+
+
+def ema_half_life_kimg(decay: float, batch: int) -> float:
+    """The half-life, in thousands of images, of an EMA with a constant ``decay`` per step of ``batch``
+    images: decay^(n/batch) = ½ at n = batch·ln ½ / ln decay."""
+    return batch * math.log(0.5) / math.log(decay) / 1000
+
+
+def describe_ema(ema_kimg: float, ema_rampup: float | None) -> str:
+    """How a run's generators are named where their numbers and pictures are shown."""
+    if ema_kimg <= 0:
+        return "G (no EMA)"
+    ramp = f", ramp-up {ema_rampup:g}" if ema_rampup is not None else ""
+    return f"G_ema (EMA half-life {ema_kimg:g} kimg{ramp})"
 
 
 # --- presets, files, overrides ---------------------------------------------------------------

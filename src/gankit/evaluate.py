@@ -32,7 +32,7 @@ from .theory import pushforward_masses_1d
 __all__ = ["generate", "run_generator", "truncated_noise", "check_truncation", "evaluate_toy", "IMAGE_METRICS",
            "feature_metrics", "ImageEvaluator", "image_evaluator", "sample_uint8", "probe_generator",
            "generator_chunk", "noise_bytes", "eval_bytes", "out_of_memory_as_error", "floor_problem",
-           "reference_problem", "GEN_CHUNK_BYTES", "toy_record", "image_record", "json_number", "floor_bounds",
+           "reference_problem", "GEN_CHUNK_BYTES", "toy_record", "image_record", "with_generators", "json_number", "floor_bounds",
            "reference_digest", "floor_digest"]
 
 
@@ -240,6 +240,16 @@ def toy_record(vals: dict[str, float], n: int, step: int) -> dict:
             "metrics": {k.split("/")[1]: {"value": json_number(v), "floor": None,
                                           "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
                         for k, v in vals.items()}}
+
+
+def with_generators(record: dict, generator: str, raw: dict[str, float] | None = None) -> dict:
+    """``record`` (from :func:`toy_record` or :func:`image_record`, measured on ``generator``: "G_ema" or
+    "G") naming its generator, and with each metric's value for the raw G beside it (``raw``, keyed as
+    ``record["metrics"]``) when the run keeps an EMA: whether the average helps is then on the page."""
+    out = {**record, "generator": generator}
+    if raw is not None:
+        out["metrics"] = {k: {**m, "raw": json_number(raw.get(k))} for k, m in record["metrics"].items()}
+    return out
 
 
 # --- image metrics -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .data import ImageData, fingerprint, load_dataset, to_uint8
 from .errors import GankitError
 from .evaluate import (GEN_CHUNK_BYTES, check_truncation, eval_bytes, evaluate_toy, generator_chunk, image_evaluator,
                        image_record, noise_bytes, out_of_memory_as_error, probe_generator, run_generator, toy_record,
-                       truncated_noise)
+                       truncated_noise, with_generators)
 from .files import check_writable, write_atomic
 from .memory import human_bytes, require_bytes
 from .nets import build_nets
@@ -36,12 +36,26 @@ def _is_count(v, low: int) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
 
 
-def _checkpoint_fields(state: dict, run: Path) -> tuple[tuple[int, ...], int, int, dict]:
-    """(data shape, number of classes, step, G's weights) of a training checkpoint, each checked here
-    too (``load_checkpoint`` already checks them; a value of the wrong type must never reach int() or
-    tuple() and surface as a traceback)."""
+GENERATORS = ("auto", "ema", "raw")  # --generator: the EMA copy when the run keeps one (auto), or which
+
+
+def _pick_generator(state: dict, run: Path, generator: str) -> str:
+    """The checkpoint key of the generator asked for: ``G_ema`` (auto, when the run keeps one; or ema)
+    or ``G`` (raw, or auto without an EMA); asking for an EMA a run never kept is one line."""
+    if generator not in GENERATORS:
+        raise GankitError(f"unknown generator {generator!r}; valid: {', '.join(GENERATORS)}")
+    has_ema = state.get("G_ema") is not None
+    if generator == "ema" and not has_ema:
+        raise GankitError(f"{run} kept no EMA copy of G (train.ema_kimg was 0); use --generator raw")
+    return "G_ema" if generator == "ema" or (generator == "auto" and has_ema) else "G"
+
+
+def _checkpoint_fields(state: dict, run: Path, key: str = "G") -> tuple[tuple[int, ...], int, int, dict]:
+    """(data shape, number of classes, step, the weights of generator ``key``) of a training checkpoint,
+    each checked here too (``load_checkpoint`` already checks them; a value of the wrong type must never
+    reach int() or tuple() and surface as a traceback)."""
     shape, n_cls, step = state.get("data_shape"), state.get("num_classes"), state.get("step", 0)
-    weights = state["G_ema"] if state.get("G_ema") is not None else state.get("G")
+    weights = state.get(key)
     checks = {"data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3)
                             and all(_is_int(d, 1) for d in shape),
               "num_classes": _is_int(n_cls, 0), "step": _is_int(step, 0),
@@ -79,15 +93,18 @@ def _build_generator(cfg: Config, shape: tuple[int, ...], n_cls: int, weights: d
     return G
 
 
-def _load_run(run_dir: str | Path, use: str) -> tuple[nn.Module, Config, int, int, dict]:
-    """(G in eval mode, config, number of classes, step, checkpoint state) of a run; see :func:`load_generator`."""
+def _load_run(run_dir: str | Path, use: str, generator: str = "auto") -> tuple[nn.Module, Config, int, int, dict]:
+    """(G in eval mode, config, number of classes, step, checkpoint state) of a run; see :func:`load_generator`.
+    ``state["generator"]`` is set to the name of the generator loaded (``G_ema`` or ``G``)."""
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
     cfg = read_config(run / "config.yaml")
     where = run / "checkpoints" / LAST
     state = load_checkpoint(where)  # field types and finite weights checked there
-    shape, n_cls, step, weights = _checkpoint_fields(state, run)
+    key = _pick_generator(state, run, generator)
+    shape, n_cls, step, weights = _checkpoint_fields(state, run, key)
+    state["generator"] = key
     # config.yaml edited after training (data.name ring8 → grid25, a model or objective field) would
     # otherwise sample or measure a network built from, or data chosen by, a config the run never had;
     # resume refuses it the same way. The checkpoint's own shape: the data is checked where it is loaded.
@@ -96,13 +113,13 @@ def _load_run(run_dir: str | Path, use: str) -> tuple[nn.Module, Config, int, in
     return G.eval(), cfg, n_cls, step, state
 
 
-def load_generator(run_dir: str | Path, with_step: bool = False, use: str = "sample it"):
-    """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G,
-    in eval mode on the CPU with the last checkpoint's weights; with ``with_step``, the checkpoint's
-    step is appended. A damaged checkpoint, one that does not fit config.yaml, or one written under
+def load_generator(run_dir: str | Path, with_step: bool = False, use: str = "sample it", generator: str = "auto"):
+    """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G
+    (``generator``: ``auto``, ``ema`` or ``raw``), in eval mode on the CPU with the last checkpoint's
+    weights; with ``with_step``, the checkpoint's step is appended. A damaged checkpoint, one that does not fit config.yaml, or one written under
     another data, model or objective config than config.yaml now holds, is one GankitError line
     (``use``: what that line tells the user to do with the run's own config.yaml)."""
-    G, cfg, n_cls, step, _ = _load_run(run_dir, use)
+    G, cfg, n_cls, step, _ = _load_run(run_dir, use, generator)
     if with_step:
         return G, cfg, n_cls, step
     return G, cfg, n_cls
@@ -294,8 +311,9 @@ def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: in
 
 
 def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "classifier",
-                 log=None, **feature_kwargs) -> dict:
-    """Evaluate a run's (EMA) generator; the result is also written to ``RUN_DIR/eval.json``.
+                 log=None, generator: str = "auto", **feature_kwargs) -> dict:
+    """Evaluate a run's generator (``generator``: ``auto``, the EMA copy when the run keeps one, else G;
+    ``ema``; ``raw``); the result, naming it, is also written to ``RUN_DIR/eval.json``.
 
     Images: every metric of :data:`gankit.evaluate.IMAGE_METRICS` on n samples (default: as many as
     the held-out real images, at most 10,000) with feature network ``features``, each beside its
@@ -309,13 +327,14 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "cla
     the config's dataset gives now (:func:`gankit.checkpoint.check_compatible`). A value that is not a
     finite number is None (JSON null), so eval.json is valid JSON.
     """
-    G, cfg, n_cls, step, state = _load_run(run_dir, use="evaluate it")
+    G, cfg, n_cls, step, state = _load_run(run_dir, use="evaluate it", generator=generator)
     n = _check_eval_count(n, cfg.data.is_toy)
     where = Path(run_dir) / "checkpoints" / LAST
     if cfg.data.is_toy:
         out = _toy_record(G, cfg, n or cfg.train.eval_samples, step, state, where)
     else:
         out = _image_record(G, cfg, n_cls, n, step, features, log, feature_kwargs, state, where)
+    out = with_generators(out, state["generator"])
     path = Path(run_dir) / "eval.json"
     try:
         write_atomic(path, json.dumps(out, indent=1, allow_nan=False))

@@ -21,7 +21,7 @@ from .files import write_atomic
 
 __all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
 
-LOCAL_PREFIXES = ("toy/", "eval/")  # statistics measured by one process only (rank 0's evaluations)
+LOCAL_PREFIXES = ("toy/", "eval/", "raw/")  # statistics measured by one process only (rank 0's evaluations)
 
 _active: "Collector | None" = None
 

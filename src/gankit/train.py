@@ -32,13 +32,13 @@ from . import distributed, stats
 from .augment import diff_augment
 from .checkpoint import (LAST, check_resumable, load_checkpoint, remove_partial_writes, rng_state, save_rotating,
                          set_rng_state)
-from .config import Config, save_config
+from .config import Config, describe_ema, save_config
 from .data import ImageData, fingerprint, load_dataset, to_model_range
 from .distributions import GaussianMixture, make_target
 from .errors import Diverged, GankitError, StopNow
 from .evaluate import (eval_bytes, evaluate_toy, generator_chunk, image_evaluator, image_record, probe_generator,
-                       run_generator, sample_uint8, toy_record)
-from .fast import StepSums, cuda_graphed, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
+                       run_generator, sample_uint8, toy_record, with_generators)
+from .fast import StepSums, cuda_graphed, ema_beta, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
 from .files import LOCK_NAME, RunLock, check_new_run_dir, clear_unstarted_run, write_atomic
 from .memory import describe_error, is_out_of_memory, require_bytes
 from .nets import build_nets
@@ -54,7 +54,7 @@ SAMPLE_SEED = 2014  # the fixed noise behind every sample figure of a run
 class TrainResult:
     """What a finished run leaves in memory (the run directory holds the rest).
 
-    ``G_ema`` is the EMA copy of G when ``train.ema`` > 0, else G itself; ``target`` is the toy
+    ``G_ema`` is the EMA copy of G when ``train.ema_kimg`` > 0, else G itself; ``target`` is the toy
     target or the image dataset.
     """
 
@@ -191,7 +191,7 @@ def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...],
     Sizes that pass may still fail at step 1: that is one line too (see ``gankit.memory``)."""
     t, m = cfg.train, cfg.model
     params = sum(p.numel() for net in (G, D) for p in net.parameters())
-    require_bytes(4 * (4 * params + (sum(p.numel() for p in G.parameters()) if t.ema > 0 else 0)),
+    require_bytes(4 * (4 * params + (sum(p.numel() for p in G.parameters()) if t.ema_kimg > 0 else 0)),
                   f"the networks (model.g_hidden={m.g_hidden}, model.d_hidden={m.d_hidden}: {params:,} parameters)")
     require_bytes(8 * 4 * t.batch_size * (math.prod(shape) + m.z_dim), f"train.batch_size={t.batch_size}")
     if evaluates:  # the final evaluation must not fail for want of memory after hours of training
@@ -342,7 +342,8 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
                  for o in (opt_d, opt_g)]
     # The EMA copy lives in an AveragedModel (its n_averaged is checkpointed) but is updated by
     # ema_update, which needs no host sync.
-    G_ema = AveragedModel(G, device=device, use_buffers=True) if t.ema > 0 else None  # count on the device too
+    G_ema = AveragedModel(G, device=device, use_buffers=True) if t.ema_kimg > 0 else None  # count on the device too
+    ema_weight = torch.zeros((), device=device)  # 1 − β of this step's EMA update, filled before the step
     # torch.compile of G and D, in place (parameter names unchanged): inductor fuses batch norm,
     # activations and casts into fewer kernels; the EMA copy above stays uncompiled (it only samples).
     compiled = t.compile and not (gp_weight > 0 or r1_gamma > 0)
@@ -500,7 +501,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
 
         # --- EMA of G: the copy that samples ---------------------------------------------------
         if G_ema is not None:
-            ema_update(G_ema.module, G, t.ema, G_ema.n_averaged, first=ema_first)
+            ema_update(G_ema.module, G, ema_weight, G_ema.n_averaged, first=ema_first)
             ema_first = False
         sums.add(row)
 
@@ -514,35 +515,45 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
         return collector.flush(step, reduce)
 
     G_sample = G_ema.module if G_ema is not None else G  # what samples, is measured and is drawn
+    who = describe_ema(t.ema_kimg, t.ema_rampup)  # how figures name it
 
-    def measure(step: int) -> dict | None:
-        """Evaluation on its own seeded noise (the training RNG is untouched): exact toy metrics, or the
-        image metrics against the cached reference statistics; rank 0 gets the record for eval.json."""
+    def measure_one(net: nn.Module) -> dict[str, float]:
+        """One generator's metrics on its own seeded noise (the training RNG is untouched): exact toy
+        metrics (``toy/...``), or the image metrics against the cached reference statistics (rank 0's)."""
         if toy:
-            vals = evaluate_toy(G_sample, data, z_dim, n_modes=t.eval_samples) if W.main else {}
-            for k, v in vals.items():
-                stats.report(k, v)
-            return {**toy_record(vals, t.eval_samples, step), "source": "training"} if W.main else None
+            return evaluate_toy(net, data, z_dim, n_modes=t.eval_samples) if W.main else {}
         n = t.eval_samples  # each process draws its part of the n samples; rank 0 measures them all
         samples = distributed.gather_rows(
-            sample_uint8(G_sample, z_dim, n_cls, n, part=distributed.part(n), chunk=eval_chunk), n)
+            sample_uint8(net, z_dim, n_cls, n, part=distributed.part(n), chunk=eval_chunk), n)
+        return {f"eval/{t.eval_features}/{k}": v for k, v in evaluator.measure(samples).items()} if W.main else {}
+
+    def measure(step: int) -> dict | None:
+        """The sampling generator's metrics, logged as ``toy/...`` or ``eval/<features>/...``, and with an
+        EMA the raw G's beside them (``raw/...``); rank 0 gets the record for eval.json."""
+        vals = measure_one(G_sample)
+        raw = measure_one(G) if G_ema is not None else None
+        for k, v in vals.items():
+            stats.report(k, v)
+        for k, v in (raw or {}).items():
+            stats.report(f"raw/{k}", v)
         if not W.main:
             return None
-        vals = evaluator.measure(samples)
-        for k, v in vals.items():
-            stats.report(f"eval/{t.eval_features}/{k}", v)
-        return {**image_record(evaluator, vals, n, step, cfg.data.name), "source": "training"}
+        name = lambda k: k.split("/")[-1]  # noqa: E731 — a metric's name in eval.json
+        record = (toy_record(vals, t.eval_samples, step) if toy else
+                  image_record(evaluator, {name(k): v for k, v in vals.items()}, t.eval_samples, step, cfg.data.name))
+        raw = {name(k): v for k, v in raw.items()} if raw is not None else None
+        return {**with_generators(record, "G_ema" if G_ema is not None else "G", raw), "source": "training"}
 
     def draw(step: int) -> None:  # written atomically: a full disk leaves no empty or torn PNG
         path = run / "samples" / f"step_{step:06d}.png"
         if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
             from .plots import plot_toy_panels  # matplotlib only when figures are written
 
-            title = f"{data.name}, {cfg.objective.name}, step {step}"
+            title = f"{data.name}, {cfg.objective.name}, {who}, step {step}"
             write_atomic(path, lambda f: plot_toy_panels(G_sample, D, data, z_dim, f, title, seed=SAMPLE_SEED,
                                                          probabilistic=obj.probabilistic))
         else:
-            save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path)
+            save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path, description=f"{who}, step {step}")
 
     stopped: str | None = None
     check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
@@ -552,6 +563,8 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     reduce = distributed.all_mean if W.enabled else None  # logged statistics: the mean over processes
     with stats.Collector(out, tensorboard=t.tensorboard and out is not None, start_step=start) as collector:
         for step in range(start + 1, t.steps + 1):
+            if G_ema is not None:  # the ramped EMA's weight for this step, outside any CUDA graph
+                ema_weight.fill_(1.0 - ema_beta(step, global_batch, t.ema_kimg, t.ema_rampup))
             run_step()  # D steps, G step, EMA (see train_step)
             for sched in schedules:
                 sched.step()
@@ -603,9 +616,15 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     return TrainResult(G, D, data, cfg, dict(collector.last), G_sample, step=step, stopped=stopped)
 
 
-def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8) -> None:
-    """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode."""
-    from torchvision.utils import save_image
+def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8,
+                    description: str = "") -> None:
+    """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode, written
+    atomically; ``description`` (which generator, which step) goes into the PNG's Description text."""
+    from PIL import Image, PngImagePlugin
+    from torchvision.utils import make_grid
 
-    x = run_generator(G, z, y)
-    write_atomic(path, lambda f: save_image(x, f, format="png", nrow=nrow, normalize=True, value_range=(-1, 1)))
+    grid = make_grid(run_generator(G, z, y), nrow=nrow, normalize=True, value_range=(-1, 1))  # [3, H, W] in [0, 1]
+    image = Image.fromarray(grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy())
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Description", description)
+    write_atomic(path, lambda f: image.save(f, format="png", pnginfo=info))
