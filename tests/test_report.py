@@ -32,10 +32,10 @@ import torch
 from PIL import Image
 
 from gankit.claims import Claim, claims_json
-from gankit.config import load_config
+from gankit.config import describe_ema, ema_half_life_kimg, load_config
 from gankit.errors import GankitError
 from gankit.plots import plot_toy_panels
-from gankit.report import SAMPLER_RULE, THEORY_FIGURES, write_report
+from gankit.report import RAW_G, SAMPLER_RULE, THEORY_FIGURES, write_report
 from gankit.train import train
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -334,10 +334,13 @@ def test_metric_table_names_what_each_metric_was_measured_on(runs, tmp_path):
         "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
                     "density": {"value": 0.81, "floor": 0.97, "better": near}}}))
     page = write_report([run])
-    ema = _config(run)["train"]["ema"]
-    assert ema > 0  # the digits preset keeps an EMA copy of G
+    t = _config(run)["train"]
+    assert t["ema_kimg"] > 0  # the digits preset keeps an EMA copy of G
     table = _section(page, "Metrics")
-    assert f"Measured on <b>G_ema (EMA decay {ema:g})</b>" in table and RULE in table
+    on = describe_ema(t["ema_kimg"], t["ema_rampup"])
+    assert on.startswith("G_ema (EMA half-life ")
+    assert f"Measured on <b>{on}</b>" in table and RULE in table  # an eval.json without "generator": the config's
+    assert "<th class=\"num\">raw G</th>" not in table  # nor "raw" values: no column for them
     assert "n = 640 samples" in table and "feature network: <b>classifier</b>" in table
     assert "360 held-out images for the floor" in table
     rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", table))
@@ -355,7 +358,8 @@ def test_curves_and_samples_name_generator_samples_and_features(pages, runs):
     was measured on, as the sample grids do: G_ema for the digits run, G for ring8 (no EMA)."""
     for name, toy in (("digits", False), ("ring8", True)):
         cfg = _config(runs[name])["train"]
-        on = f"G_ema (EMA decay {cfg['ema']:g})" if cfg["ema"] > 0 else "G (no EMA)"
+        on = describe_ema(cfg["ema_kimg"], cfg["ema_rampup"])
+        assert on == ("G (no EMA)" if name == "ring8" else "G_ema (EMA half-life 20 kimg, ramp-up 0.05)")
         n = cfg["eval_samples"]
         samples = _section(pages[name], "Samples")
         assert f"drawn by {on}" in samples and RULE in samples
@@ -397,6 +401,235 @@ def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_
     (run / "eval.json").write_text(json.dumps({**ev, "step": last - 5}))
     assert f"eval.json measures step {last - 5}, but the run has logged up to step {last}" in \
         _section(write_report([run]), "Metrics")
+
+
+# --- the EMA copy and the raw G ------------------------------------------------------------------
+
+EMA_ON = describe_ema(20, 0.05)  # how the pages name the EMA copy of the runs below
+
+
+def _ema_run(root: Path, runs, name: str, rows: list[dict], ema_kimg: float = 20, evaluation: dict | None = None,
+             **train) -> Path:
+    """A run directory written by hand, as training with an EMA would leave it (training is slow): the digits
+    run's config.yaml with train.ema_kimg (ramp-up 0.05) and ``train`` set, metrics.jsonl of ``rows``, and
+    ``evaluation`` as eval.json."""
+    import yaml
+
+    run = root / name
+    run.mkdir()
+    cfg = _config(runs["digits"])
+    cfg["train"].update(ema_kimg=ema_kimg, ema_rampup=0.05, **train)
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if evaluation is not None:
+        (run / "eval.json").write_text(json.dumps(evaluation))
+    return run
+
+
+def _ema_rows(raw: bool = True, shift: float = 0.0) -> list[dict]:
+    """Six logged steps of an image run evaluated during training; with ``raw``, the raw G's values beside
+    (worse than the EMA copy's, as they usually are)."""
+    rows = []
+    for s in range(1, 7):
+        row = {"step": s, "loss/d": 1 / s, "loss/g": s / 10, "eval/classifier/fid": 60 / s + shift,
+               "eval/classifier/kid": 0.1 / s, "eval/classifier/precision": 0.1 * s, "eval/classifier/recall": 0.05 * s}
+        if raw:
+            row.update({"raw/eval/classifier/fid": 80 / s + shift, "raw/eval/classifier/precision": 0.08 * s,
+                        "raw/eval/classifier/recall": 0.04 * s})
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def lines(monkeypatch) -> dict[str, dict]:
+    """Every figure saved during the test, by its axes' title: {"lines": [(label, line style, colour, steps,
+    values)], "legend": [its texts]}."""
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    found: dict[str, dict] = {}
+    save = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        for ax in self.axes:
+            legend = ax.get_legend()
+            found[ax.get_title()] = {  # the reference levels, black and dotted, left out
+                "lines": [(ln.get_label(), ln.get_linestyle(), to_hex(ln.get_color()), np.asarray(ln.get_xdata(),
+                           float).tolist(), np.asarray(ln.get_ydata(), float).tolist()) for ln in ax.get_lines()
+                          if to_hex(ln.get_color()) != "#000000"],
+                "legend": [t.get_text() for t in legend.get_texts()] if legend else []}
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return found
+
+
+def _panel(lines: dict[str, dict], title: str) -> dict:
+    """The one figure whose title is ``title`` or begins with ``title`` and a line break."""
+    (found,) = [v for t, v in lines.items() if t == title or t.startswith(title + "\n")]
+    return found
+
+
+def test_both_generators_are_drawn_in_one_panel(runs, tmp_path, lines):
+    """A series with a raw/ twin (the raw G's values, which training logs beside its EMA copy's) is drawn in
+    one panel with it: the EMA copy's line solid and named as config.yaml's EMA setting names it, the raw
+    G's dashed in the same colour, named G (raw). No raw/ series gets a panel of its own, also where its
+    series has no panel of the page's (a custom key) or logged no finite value; the shares, drawn
+    together without twins, get a panel each with them."""
+    rows = _ema_rows()
+    for r in rows:
+        r.update({"custom/x": 1.0, "raw/custom/x": 2.0, "raw/only/raw": 3.0, "eval/classifier/is": "nan",
+                  "raw/eval/classifier/is": 4.0})
+    run = _ema_run(tmp_path, runs, "ema", rows)
+    page = write_report([run])
+    steps = [r["step"] for r in rows]
+    fid = _panel(lines, "fid during training")
+    assert [(lab, ls) for lab, ls, *_ in fid["lines"]] == [(EMA_ON, "-"), (RAW_G, "--")]
+    (_, _, main_colour, x, y), (_, _, raw_colour, x_raw, y_raw) = fid["lines"]
+    assert main_colour == raw_colour and x == x_raw == steps
+    assert y == [r["eval/classifier/fid"] for r in rows] and y_raw == [r["raw/eval/classifier/fid"] for r in rows]
+    assert fid["legend"] == [EMA_ON, RAW_G]
+    for title in ("precision during training", "recall during training", "custom/x", "is during training"):
+        assert [lab for lab, *_ in _panel(lines, title)["lines"]] == [EMA_ON, RAW_G], title
+    assert [lab for lab, *_ in _panel(lines, "only/raw")["lines"]] == [RAW_G]  # the raw G alone: its series is absent
+    kid = _panel(lines, "kid during training")  # no twin: one line, as before
+    assert [ls for _, ls, *_ in kid["lines"]] == ["-"] and kid["legend"] == []
+    alts = _refs(page).alts
+    assert not [a for a in alts if "raw/" in a] and not [t for t in lines if t.startswith("raw/")]
+    assert not [a for a in alts if a.startswith("precision, recall")]
+    assert "fid during training\nmeasured on G_ema and G (raw): 2500 samples, classifier features" in lines
+    caption = _captions(page)["fid during training"]
+    assert caption.startswith(f"Measured on {EMA_ON} and {RAW_G}: 2500 samples, classifier features")
+    assert _captions(page)["kid during training"].startswith(f"Measured on {EMA_ON}: 2500 samples")
+    assert "drawn beside the EMA copy&#x27;s in the same panel, dashed and named G (raw)" in \
+        _section(page, "Training curves")
+
+
+def test_compare_draws_each_raw_g_dashed_in_its_runs_colour(runs, tmp_path, lines):
+    """Several runs: a colour a run, the raw G dashed in its run's colour; the legend names the runs, the
+    solid lines (G_ema, or G for a run without an EMA) and the dashed ones, and the caption says whose
+    raw G is drawn."""
+    a = _ema_run(tmp_path, runs, "a", _ema_rows())
+    b = _ema_run(tmp_path, runs, "b", _ema_rows(shift=5.0), ema_kimg=10)
+    c = _ema_run(tmp_path, runs, "c", _ema_rows(raw=False, shift=9.0), ema_kimg=0)
+    page = write_report([a, b, c], tmp_path / "compare.html")
+    fid = _panel(lines, "fid during training")
+    colour = {y[0]: (ls, col) for _, ls, col, _, y in fid["lines"]}
+    first = {"a": 60.0, "b": 65.0, "c": 69.0}
+    for run, raw in (("a", 80.0), ("b", 85.0)):
+        assert colour[first[run]][0] == "-" and colour[raw] == ("--", colour[first[run]][1]), run
+    assert colour[first["c"]][0] == "-" and len(fid["lines"]) == 5  # c: G only, no raw line
+    assert len({col for _, col in colour.values()}) == 3
+    assert fid["legend"][-2:] == ["G_ema, or G where the run keeps no EMA", RAW_G]
+    assert all(any(t.startswith(f"{run}, measured on") for t in fid["legend"]) for run in "abc")
+    caption = _captions(page)["fid during training"]
+    assert caption.startswith(f"Dashed: the raw G ({RAW_G}) of a, b, measured beside its EMA copy.")
+    for said in (f"a: measured on {EMA_ON} and {RAW_G}", f"b: measured on {describe_ema(10, 0.05)} and {RAW_G}",
+                 "c: measured on G (no EMA)"):
+        assert said in caption, said
+    table = html.unescape(_section(page, "Runs"))
+    assert EMA_ON in table and describe_ema(10, 0.05) in table and "G (no EMA)" in table
+
+
+def test_metric_table_shows_the_raw_g_and_names_the_generator(runs, tmp_path):
+    """eval.json written by training of a run with an EMA: a column raw G beside the value (null: non-finite;
+    a metric without one: –), and the line above the table names eval.json's generator as config.yaml
+    describes it, and the raw G beside it. The comparison shows the raw G's value under the value."""
+    metrics = {"fid": {"value": 41.25, "floor": 0.75, "better": "lower", "raw": 45.5},
+               "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower", "raw": None},
+               "is": {"value": 2.5, "floor": 3.0, "better": "higher"}}
+    run = _ema_run(tmp_path, runs, "ema", _ema_rows(),
+                   evaluation={**EVAL, "step": 6, "generator": "G_ema", "source": "training", "metrics": metrics})
+    page = write_report([run])
+    table = _section(page, "Metrics")
+    assert f"Measured on <b>{EMA_ON}</b> (and, in the column raw G, on <b>{RAW_G}</b>)" in table
+    assert ('<th class="num">value</th><th class="num">raw G</th><th class="num">floor</th>' in table)
+    rows = _metric_rows(page)
+    assert rows["fid"][:4] == ["41.25", "45.5", "0.75", "lower ↓"]
+    assert rows["kid"][:3] == ["0.0375", "non-finite", "0.0004"] and rows["is"][:3] == ["2.5", "–", "3"]
+    assert f"raw G: the same metric of the raw G, measured at the same step on as many samples, beside its EMA " \
+           f"copy {EMA_ON}" in html.unescape(table)
+    assert not _page_notes(page)
+    compare = write_report([run, runs["digits"]], tmp_path / "compare.html")
+    runs_table = html.unescape(_section(compare, "Runs"))
+    assert '41.25<br><span class="caption">raw G 45.5</span>' in runs_table
+    assert "Below a value, raw G: the same metric of the raw G" in runs_table
+
+
+@pytest.mark.parametrize("ema_kimg, change, on, note", [
+    (20, {"generator": "G"}, RAW_G, None),  # gankit eval --generator raw: the raw G, no raw column
+    (20, {"generator": "G_ema"}, EMA_ON, None),
+    (20, {}, EMA_ON, None),  # an older eval.json: the sampling generator, as config.yaml names it
+    (0, {}, "G (no EMA)", None),
+    (0, {"generator": "G"}, "G (no EMA)", None),
+    (20, {"generator": ["G"]}, "G_ema or G (eval.json's generator cannot be read)", "generator (a list)"),
+    (20, {"generator": "G_ema", "metrics": {"fid": {"value": 41.25, "raw": "45"}}}, EMA_ON, "fid's raw G value (text)"),
+])
+def test_metric_table_names_eval_jsons_generator(runs, tmp_path, ema_kimg, change, on, note):
+    """The line above the table names the generator eval.json measured ("generator"), as config.yaml describes
+    it: G_ema with its half-life, the raw G of a run with an EMA, G (no EMA); without "generator" the
+    sampling generator config.yaml names. A generator or a raw value that cannot be read is named in a note,
+    never taken for another. A comparison names a generator other than the sampling one beside the metrics."""
+    run = _ema_run(tmp_path, runs, "run", _ema_rows(raw=False), ema_kimg=ema_kimg,
+                   evaluation={**EVAL, "step": 6, **change})
+    page = write_report([run])
+    table = _section(page, "Metrics")
+    raw = "raw" in str(change.get("metrics"))
+    said = f" (and, in the column raw G, on <b>{RAW_G}</b>)" if raw else ""
+    assert f"Measured on <b>{html.escape(on)}</b>{said} · n = 500" in table
+    assert ('<th class="num">raw G</th>' in table) == raw
+    notes = [n for n in _page_notes(page) if n.startswith("eval.json")]
+    assert (note is None and not notes) or (note is not None and note in notes[0]), notes
+    if note and "raw" in note:
+        assert _metric_rows(page)["fid"][:2] == ["41.25", "–"]
+    if on == RAW_G:
+        compare = write_report([run, runs["digits"]], tmp_path / "compare.html")
+        assert f"{RAW_G}, 500 samples, classifier features" in html.unescape(_section(compare, "Runs"))
+
+
+def test_an_old_config_with_an_ema_decay_is_named_right(runs, tmp_path):
+    """A run directory of an older version holds train.ema (a decay per step), not train.ema_kimg: the pages
+    name its EMA copy as training now reads that config (the same average: a half-life of B·ln ½ / ln d
+    images, no ramp-up), in the table line, the samples, the curves and the comparison; ema 0 is G."""
+    import yaml
+
+    run = _copy_run(runs["digits"], tmp_path / "old")
+    cfg = _config(run)
+    del cfg["train"]["ema_kimg"], cfg["train"]["ema_rampup"]
+    cfg["train"]["ema"] = 0.999
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    on = describe_ema(ema_half_life_kimg(0.999, cfg["train"]["batch_size"]), None)
+    assert on == "G_ema (EMA half-life 11.0848 kimg)"  # batch 16
+    page = write_report([run])
+    assert f"Measured on <b>{on}</b>" in _section(page, "Metrics")
+    assert f"drawn by {on}" in _section(page, "Samples")
+    assert f"measured on {on}." in _section(page, "Training curves")
+    assert _captions(page)["fid during training"].startswith(f"Measured on {on}: ")
+    compare = write_report([run, runs["ring8"]], tmp_path / "compare.html")
+    assert f"<td>{on}</td>" in _section(compare, "Runs") and "<td>G (no EMA)</td>" in _section(compare, "Runs")
+    cfg["train"]["ema"] = 0
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert "drawn by G (no EMA)" in _section(write_report([run]), "Samples")
+
+
+def test_training_with_an_ema_reports_both_generators(tmp_path, lines):
+    """The loop's own files: a ring8 run with train.ema_kimg logs raw/toy/... beside toy/..., and its page
+    draws both in the toy panels, names G_ema as describe_ema does, and shows eval.json's raw column."""
+    cfg = load_config("ring8", None, ["train.steps=10", "train.batch_size=64", "train.eval_every=5",
+                                      "train.sample_every=5", "train.log_every=5", "train.checkpoint_every=0",
+                                      "train.eval_samples=200", "model.g_hidden=16", "model.d_hidden=16",
+                                      "train.ema_kimg=0.5", *QUIET])
+    train(cfg, tmp_path / "run")
+    page = tmp_path / "run" / "report.html"
+    write_report([tmp_path / "run"], page)
+    logged = {k for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines() for k in json.loads(line)}
+    assert {"toy/jsd", "raw/toy/jsd", "toy/modes", "raw/toy/modes"} <= logged
+    on = describe_ema(0.5, 0.05)
+    for title in ("JSD(p_data || p_g), nats", "modes covered (of 8)"):
+        assert [lab for lab, *_ in _panel(lines, title)["lines"]] == [on, RAW_G], title
+    assert not [a for a in _refs(page).alts if "raw" in a]
+    assert f"Measured on <b>{on}</b> (and, in the column raw G, on <b>{RAW_G}</b>)" in _section(page, "Metrics")
+    assert len(_metric_rows(page)["jsd"]) == 5  # value, raw G, floor, better, measured on
 
 
 # --- damaged and hostile run directories ---------------------------------------------------------
@@ -578,25 +811,39 @@ def test_config_that_cannot_be_read(runs, tmp_path, content, said, shown):
     page = write_report([run])
     assert [n for n in _page_notes(page) if n.startswith(said)], _page_notes(page)
     assert ("<h2>Config</h2>" in page.read_text(encoding="utf-8")) == shown
-    assert "G_ema or G (config.yaml gives no train.ema)" in _section(page, "Training curves")
+    assert "G_ema or G (config.yaml gives no train.ema_kimg)" in _section(page, "Training curves")
 
 
-@pytest.mark.parametrize("ema, why", [(".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer"),
-                                      ("'0.5'", "text"), ("[0.5]", "a list"), ("1.5", "the number 1.5")])
-def test_config_values_that_are_not_what_they_should_be(runs, tmp_path, ema, why):
-    """A train.ema that is not a decay in [0, 1) names no generator (the page says what it holds); names
-    and counts that are not text or whole numbers are left out of the summary."""
+@pytest.mark.parametrize("key, ema, why", [
+    *[("ema_kimg", v, f"has train.ema_kimg {w}") for v, w in (
+        (".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer beyond a float's range"),
+        ("'20'", "text"), ("[20]", "a list"), ("-1", "the number -1"))],
+    ("ema_kimg", "20", "G_ema (EMA half-life 20 kimg, ramp-up 0.05)"),  # unreadable elsewhere: the EMA still named
+    ("ema_rampup", "'x'", "G_ema (EMA half-life 20 kimg; config.yaml has train.ema_rampup text"),
+    *[("ema", v, f"has train.ema {w}, not a decay in [0, 1)") for v, w in (
+        (".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer beyond a float's range"),
+        ("'0.5'", "text"), ("[0.5]", "a list"), ("1.5", "the number 1.5"))],
+])
+def test_config_values_that_are_not_what_they_should_be(runs, tmp_path, key, ema, why):
+    """A train.ema_kimg that is not a half-life ≥ 0, or an older config's train.ema that is not a decay in
+    [0, 1), names no generator (the page says what it holds), and a train.ema_rampup that is not a ramp
+    names the EMA without one; names and counts that are not text or whole numbers are left out of the
+    summary, and none of them stops the EMA keys that can be read from being read."""
     import yaml
 
     run = _small_run(tmp_path, runs)
     cfg = _config(run)
     cfg["train"].update(steps=-4, eval_samples=BIG)
     cfg["data"]["name"] = ["digits"]
-    cfg["train"]["ema"] = "EMA_HERE"
+    if key == "ema":  # an older config: the decay, and no ema_kimg, ema_rampup
+        del cfg["train"]["ema_kimg"], cfg["train"]["ema_rampup"]
+    cfg["train"][key] = "EMA_HERE"
     (run / "config.yaml").write_text(yaml.safe_dump(cfg).replace("EMA_HERE", ema), encoding="utf-8")
     page = write_report([run])
     text = html.unescape(page.read_text(encoding="utf-8"))
-    assert f"G_ema or G (config.yaml has train.ema {why}" in text and "not a decay in [0, 1))" in text
+    assert why in text
+    if key == "ema_kimg" and why.startswith("has"):
+        assert f"G_ema or G (config.yaml {why}, not a half-life of 0 kimg or more)" in text
     sub = re.search(r'<p class="sub">(.*?)</p>', text).group(1)
     assert "steps planned" not in sub and "digits" not in sub and "last logged step 5" in sub
 

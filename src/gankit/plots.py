@@ -283,13 +283,15 @@ _CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid
                 "font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8, "legend.frameon": False,
                 "axes.formatter.useoffset": False}
 _LINESTYLES = ["-", "--", ":", "-."]
+_TWIN_STYLE = "--"  # the second line of a pair (the raw G's beside its EMA copy's)
 
 
 @_plain_text
 def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
                 keys: Sequence[str], path: str | Path | BinaryIO, title: str = "",
                 labels: Mapping[str, str] | None = None, logy: bool = False,
-                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None) -> int:
+                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None,
+                twins: Mapping[str, str] | None = None, twin_labels: tuple[str, str] = ("G_ema", "G (raw)")) -> int:
     """Training curves against step: ``keys`` of each run, one panel. Returns how many values were not
     drawn for being beyond ±PLOT_LIMIT, which no axis can hold (they leave gaps).
 
@@ -298,9 +300,18 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
     run each key gets its own colour; with several each run gets a colour and each key a line
     style, and the legend names both. ``hlines`` are reference levels (value, label), dotted.
     ``logy`` asks for a log scale, used when the positive values span more than a decade.
+
+    ``twins`` pairs keys: {twin: key} draws ``twin`` (the raw G's values of ``key``, say) in the colour of
+    ``key`` (with several runs: of the run), dashed, just under it; no other key is dashed then. With one
+    run the legend names each line by ``labels``; with several it adds a solid and a dashed grey line
+    named by ``twin_labels`` (what the solid lines and what the dashed ones are).
     """
     labels = labels or {}
+    twins = {t: k for t, k in (twins or {}).items() if t in keys and t != k}
     present = [k for k in keys if any(k in s for _, s in runs)]
+    mains = list(dict.fromkeys(twins.get(k, k) for k in present))  # a colour (one run) or line style (several) each
+    paired = any(k in twins for k in present)
+    styles = [ls for ls in _LINESTYLES if ls != _TWIN_STYLE] if paired else _LINESTYLES
     several = len(runs) > 1
     # errstate: matplotlib's margins and log ticks overflow to inf for values near ±PLOT_LIMIT, harmlessly
     with plt.rc_context(_CURVE_STYLE), np.errstate(over="ignore", invalid="ignore"):
@@ -308,17 +319,19 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         positive, huge = [], 0  # [(smallest, largest)] positive value of each curve
         for i, (name, series) in enumerate(runs):
-            for j, key in enumerate(present):
+            for key in present:
                 if key not in series:
                     continue
+                j, twin = mains.index(twins.get(key, key)), key in twins
                 steps, values, n_huge = _curve(*series[key])
                 huge += n_huge
                 pos = values[np.isfinite(values) & (values > 0)]
                 if len(pos):
                     positive.append((pos.min(), pos.max()))
                 ax.plot(steps, values, color=colours[(i if several else j) % len(colours)],
-                        ls=_LINESTYLES[j % len(_LINESTYLES)] if several else "-", lw=1.3,
+                        ls=_TWIN_STYLE if twin else styles[j % len(styles)] if several else "-", lw=1.3,
                         marker="o" if len(series[key][0]) <= 30 else None, ms=3,
+                        mfc="none" if twin else None, zorder=1.9 if twin else 2,  # the pair's main line on top
                         label=None if several else _legend_label(labels.get(key, key)))
         for y, label in hlines:
             ax.axhline(y, color="k", lw=0.9, ls=":", label=_legend_label(label))
@@ -327,9 +340,13 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
 
             handles = [Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=_legend_label(name))
                        for i, (name, series) in enumerate(runs) if any(k in series for k in present)]
-            if len(present) > 1:
-                handles += [Line2D([], [], color="grey", ls=_LINESTYLES[j % len(_LINESTYLES)],
-                                   label=_legend_label(labels.get(k, k))) for j, k in enumerate(present)]
+            if len(mains) > 1:
+                handles += [Line2D([], [], color="grey", ls=styles[j % len(styles)],
+                                   label=_legend_label(labels.get(k, k))) for j, k in enumerate(mains)]
+            if paired:  # solid: the key itself (when its style says nothing else), dashed: its twin
+                handles += ([Line2D([], [], color="grey", label=_legend_label(twin_labels[0]))] if len(mains) == 1
+                            else [])
+                handles.append(Line2D([], [], color="grey", ls=_TWIN_STYLE, label=_legend_label(twin_labels[1])))
             ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
         elif len(present) > 1 or hlines:
             ax.legend()

@@ -22,8 +22,11 @@ whole-number step, a value that is not a number a float holds (text, an object, 
 a sample figure that is not a readable PNG, is left out, and a note on the page says what and where.
 Nothing read stops the page, and nothing unreadable is shown as some other number.
 
-Every metric names what it was measured on: the sampling generator (:data:`SAMPLER_RULE`), the
-number of samples and the feature network (or exact densities). ``V``, ``D/real`` and ``D/fake``
+Every metric names what it was measured on: the sampling generator (:data:`SAMPLER_RULE`), named from
+config.yaml's ``train.ema_kimg`` and ``train.ema_rampup`` (or an older config's ``train.ema``) as
+:func:`gankit.config.describe_ema` names it, the number of samples and the feature network (or exact
+densities). A run with an EMA logs the raw G's metrics beside its EMA copy's (``raw/<key>`` beside
+``<key>``): both are drawn in one panel, the raw G dashed, and eval.json's ``raw`` values get a column. ``V``, ``D/real`` and ``D/fake``
 are drawn only for runs whose config.yaml names an objective of the minimax family
 (:data:`GAME_KEYS`); other runs' pages say that these series were left out.
 """
@@ -53,7 +56,10 @@ LOG4 = math.log(4.0)
 # ones logged these series too) get no such curves.
 GAME_KEYS = ("V", "D/real", "D/fake")
 SAMPLER_RULE = ("Metrics, figures and samples of a run are computed on its sampling generator: the EMA copy "
-                "of G (G_ema) when train.ema > 0, otherwise G itself.")
+                "of G (G_ema) when train.ema_kimg > 0 (train.ema > 0 in older configs), otherwise G itself; "
+                "during training, a run with an EMA measures the raw G beside it.")
+RAW_G = "G (raw)"  # the raw G of a run that keeps an EMA copy, where both are shown
+RAW_PREFIX = "raw/"  # metrics.jsonl: the raw G's value of <key> is logged as raw/<key>
 THEORY_FIGURES = {  # file: caption, in the order the page shows them
     "figure1.png": "Figure 1 of Goodfellow et al. (2014), measured: p_data, p_g, the trained D and D* = "
                    "p_data/(p_data + p_g) at four stages of training.",
@@ -97,6 +103,7 @@ class _Run:
     evaluation: dict | None = None  # eval.json as _read_eval checked it
     notes: list[str] = field(default_factory=list)  # problems met while reading, shown on the page
     hidden: list[str] = field(default_factory=list)  # GAME_KEYS logged but not drawn (not the minimax family)
+    ema: tuple[float, float | str | None] | str | None = None  # _ema_setting's answer, once asked
 
     def last(self, key: str) -> float | None:
         """The last finite value of ``key``, if any."""
@@ -305,12 +312,17 @@ def _read_series(path: Path, notes: list[str]) -> dict[str, tuple[array, array]]
 def _read_metric(name: str, m: Any, bad: list[str]) -> dict:
     """One metric of eval.json as {"value", "floor", "better", "null"}: value and floor as floats (None when
     absent or unreadable), "better" as text, "null" whether the value is JSON null, which is how eval.json
-    writes a value that is not finite. What cannot be read is named in ``bad``."""
+    writes a value that is not finite; with "raw" (the raw G's value, which training writes beside its EMA
+    copy's) also "raw" and "raw_null", read as the value is. What cannot be read is named in ``bad``."""
     m = m if isinstance(m, dict) else {"value": m}  # an older eval.json held bare values
     out = {"value": _number(m.get("value")), "floor": _number(m.get("floor")), "better": m.get("better"),
            "null": "value" in m and m["value"] is None}
     if out["value"] is None and not out["null"]:
         bad.append(f"{name}'s value ({_kind(m.get('value')) if 'value' in m else 'missing'})")
+    if "raw" in m:
+        out["raw"], out["raw_null"] = _number(m["raw"]), m["raw"] is None
+        if out["raw"] is None and not out["raw_null"]:
+            bad.append(f"{name}'s raw G value ({_kind(m['raw'])})")
     if out["floor"] is None and m.get("floor") is not None:  # null or absent: no floor (toy runs have none)
         bad.append(f"{name}'s floor ({_kind(m['floor'])})")
     if not isinstance(out["better"], (str, type(None))):
@@ -323,7 +335,7 @@ def _read_metric(name: str, m: Any, bad: list[str]) -> dict:
 
 def _read_eval(path: Path, notes: list[str]) -> dict | None:
     """eval.json with what the page can use: n (a whole number), step, the texts features, features_info,
-    split and source, and the metrics (:func:`_read_metric`). A field that cannot be read is left out and
+    split, source and generator (which one "value" measures: "G_ema" or "G"), and the metrics (:func:`_read_metric`). A field that cannot be read is left out and
     named in a note, so that the page never shows it as something else; None if there is no object."""
     ev = _read_json(path, notes)
     if ev is _UNREAD:
@@ -338,13 +350,15 @@ def _read_eval(path: Path, notes: list[str]) -> dict | None:
             out[key] = ok
         elif ev.get(key) is not None:
             bad.append(f"{key} ({_kind(ev[key])})")
-    for key in ("features", "features_info", "split", "source"):
+    for key in ("features", "features_info", "split", "source", "generator"):
         if isinstance(ev.get(key), str):
             out[key] = _text(ev[key])
         elif ev.get(key) is not None:
             bad.append(f"{key} ({_kind(ev[key])})")
             if key == "features":  # metrics measured on some feature network: not exact densities
                 out[key] = "unknown"
+            if key == "generator":  # named, but not readably: not taken for the sampling generator
+                out[key] = _UNREAD
     ms = ev.get("metrics") if ev.get("metrics") is not None else {}
     if not isinstance(ms, dict):
         bad.append(f"metrics ({_kind(ms)}, not an object)")
@@ -419,6 +433,8 @@ def _read_run(p: Path, name: str) -> _Run:
         run.series = _read_series(p / "metrics.jsonl", run.notes)
     if not _game_objective(run):
         run.hidden = [k for k in GAME_KEYS if run.series.pop(k, None) is not None]
+        for k in GAME_KEYS:  # a raw twin of a series not drawn is not drawn either
+            run.series.pop(RAW_PREFIX + k, None)
     if run.hidden:
         objective = _cfg_text(run, "objective", "name")
         run.notes.append(f"{', '.join(run.hidden)} are logged in metrics.jsonl but not drawn: σ(logit) is D(x), "
@@ -483,14 +499,89 @@ def _game_objective(run: _Run) -> bool:
     return isinstance(name, str) and name in OBJECTIVES and OBJECTIVES[name].probabilistic
 
 
+def _ema_setting(run: _Run) -> tuple[float, float | str | None] | str:
+    """The run's EMA as (train.ema_kimg, train.ema_rampup), or why config.yaml does not tell (in words,
+    following "config.yaml"; a ramp-up that cannot be read is such words too). The train section is validated as training reads it (an old ``train.ema``
+    decay migrated by :class:`gankit.config.TrainConfig`); where it does not validate, each EMA key is read
+    on its own, so that a problem elsewhere in the config costs nothing and a bad EMA key is named."""
+    if run.ema is None:
+        run.ema = _read_ema(run)
+    return run.ema
+
+
+def _read_ema(run: _Run) -> tuple[float, float | str | None] | str:
+    from pydantic import ValidationError
+
+    from .config import TrainConfig, ema_half_life_kimg
+
+    t = run.config.get("train")
+    if not isinstance(t, dict) or ("ema_kimg" not in t and "ema" not in t):
+        return "gives no train.ema_kimg"  # a resolved config names it: the default would be a guess
+    try:
+        cfg = TrainConfig.model_validate(t)
+        return cfg.ema_kimg, cfg.ema_rampup
+    # the train section does not validate (a field of another version, a hand edit): the EMA keys alone
+    except (ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
+        pass
+    if "ema_kimg" in t and "ema" in t:
+        return "gives both train.ema_kimg and train.ema (an old decay)"
+    if "ema" in t:  # an older config: a constant decay per step
+        d = _finite(t["ema"])
+        if d is None or not 0 <= d < 1:
+            return f"has train.ema {_kind(t['ema'])}, not a decay in [0, 1)"
+        batch = _whole(t.get("batch_size", TrainConfig.model_fields["batch_size"].default), lo=1, hi=2**63)
+        if d == 0:
+            return 0.0, None
+        return (ema_half_life_kimg(d, batch), None) if batch is not None else f"gives train.ema {d:g} with no batch size"
+    kimg = _finite(t["ema_kimg"])
+    if kimg is None or kimg < 0:
+        return f"has train.ema_kimg {_kind(t['ema_kimg'])}, not a half-life of 0 kimg or more"
+    ramp = t.get("ema_rampup", TrainConfig.model_fields["ema_rampup"].default)
+    if ramp is not None and (_finite(ramp) is None or not _finite(ramp) > 0):
+        return (kimg, f"has train.ema_rampup {_kind(ramp)}, not a ramp-up > 0 or null") if kimg > 0 else (0.0, None)
+    return kimg, None if ramp is None else _finite(ramp)
+
+
 def _sampler(run: _Run) -> str:
-    """The generator behind the run's metrics, figures and samples, in words (see SAMPLER_RULE)."""
-    given = _cfg(run, "train", "ema")
-    ema = _finite(given)
-    if ema is None or not 0 <= ema < 1:  # config.py's range: anything else says nothing of the run
-        why = "gives no train.ema" if given is None else f"has train.ema {_kind(given)}, not a decay in [0, 1)"
-        return f"G_ema or G (config.yaml {why})"
-    return f"G_ema (EMA decay {ema:g})" if ema > 0 else "G (no EMA)"
+    """The generator behind the run's metrics, figures and samples, in words (see SAMPLER_RULE), as
+    :func:`gankit.config.describe_ema` names it."""
+    from .config import describe_ema
+
+    ema = _ema_setting(run)
+    if isinstance(ema, str):
+        return f"G_ema or G (config.yaml {ema})"
+    kimg, ramp = ema
+    if isinstance(ramp, str):  # the half-life is known, the ramp-up is not
+        return f"G_ema (EMA half-life {kimg:g} kimg; config.yaml {ramp})"
+    return describe_ema(kimg, ramp)
+
+
+def _keeps_ema(run: _Run) -> bool | None:
+    """Whether config.yaml says the run keeps an EMA copy of G (None: it does not say)."""
+    ema = _ema_setting(run)
+    return None if isinstance(ema, str) else ema[0] > 0
+
+
+def _ema_copy(run: _Run) -> str:
+    """The run's EMA copy in words, where its values are shown beside the raw G's (raw/ series, eval.json's
+    raw): its half-life when config.yaml names one, else just G_ema (raw values are logged only with one)."""
+    return _sampler(run) if _keeps_ema(run) else "G_ema"
+
+
+def _eval_generator(run: _Run) -> str:
+    """The generator eval.json's values were measured on, in words: its "generator" ("G_ema" or "G"), named as
+    config.yaml describes it; an older eval.json without one measured the sampling generator."""
+    gen = (run.evaluation or {}).get("generator")
+    if gen is None:
+        return _sampler(run)
+    if gen is _UNREAD:
+        return "G_ema or G (eval.json's generator cannot be read)"
+    if gen == "G_ema":
+        return _ema_copy(run)
+    if gen == "G":
+        keeps = _keeps_ema(run)
+        return RAW_G if keeps else "G (no EMA)" if keeps is False else "G"
+    return gen  # another name, as written
 
 
 def _eval_samples(run: _Run) -> str:
@@ -619,24 +710,35 @@ class _Panel:
     logy: bool = False
     hlines: list[tuple[float, str]] = field(default_factory=list)
     ylim: tuple[float, float] | None = None
-    # what a run's values were measured on, for metrics of the sampling generator (figure and caption)
+    # what a run's values were measured on besides the generator (samples, features), for metrics of the
+    # sampling generator: figure and caption name the generator before it
     measured: Callable[[_Run], str] | None = None
     caption: str = ""  # said under the figure
+    twins: dict[str, str] = field(default_factory=dict)  # raw/<key> drawn in the panel: its <key>
 
 
 GAME_CAPTION = ("Drawn for runs whose objective is minimax or nonsaturating only: there D is trained by "
                 "cross-entropy, so σ(logit) is D(x) and V is the game's value.")
+NOTE_CHARS = 80  # a figure's "measured on" line is wrapped at this many characters: a figure is 580 pixels wide
 
 
-def _measured(what: Callable[[_Run], str]) -> Callable[[_Run], str]:
-    """A panel's ``measured``: the sampling generator, then ``what`` (samples, features) of a run."""
-    return lambda r: f"measured on {_sampler(r)}: {what(r)}"
+def _twin_of(key: str) -> str | None:
+    """The series whose raw-G twin ``key`` is (raw/<key> → <key>), or None for a series of its own. One level
+    only: raw/raw/x, which training never logs, is a series of its own."""
+    if key.startswith(RAW_PREFIX) and len(key) > len(RAW_PREFIX) and not key[len(RAW_PREFIX):].startswith(RAW_PREFIX):
+        return key[len(RAW_PREFIX):]
+    return None
 
 
 def _panels(runs: list[_Run]) -> tuple[list[_Panel], list[str]]:
     """The curve panels that the runs' metrics support, in reading order (the first MAX_PANELS), and the
-    keys of the series left out."""
+    keys of the series left out. A raw/<key> series (the raw G's values beside its EMA copy's) joins the
+    panel of <key>, never one of its own."""
+    logged = {k for r in runs for k in r.series}
     present = {k for r in runs for k, (_, v) in r.series.items() if any(math.isfinite(x) for x in v)}
+    # the series panels are made for: those with values to draw, or whose raw twin has them
+    mains = {_twin_of(k) or k for k in present}
+    twinned = {m for m in mains if RAW_PREFIX + m in logged}
     panels = [
         _Panel("losses", ["loss/d", "loss/g"], {"loss/d": "D loss", "loss/g": "G loss"}),
         _Panel("D(x) on real and on generated data", ["D/real", "D/fake"],
@@ -646,41 +748,49 @@ def _panels(runs: list[_Run]) -> tuple[list[_Panel], list[str]]:
                hlines=[(-LOG4, "-log 4")], caption=GAME_CAPTION),
         _Panel("penalties", ["loss/gp", "loss/r1"], {"loss/gp": "gradient penalty", "loss/r1": "R1"}),
         *_toy_panels(runs),
-        *_eval_panels(present),
+        *_eval_panels(mains, twinned),
     ]
     known = {k for p in panels for k in p.keys}
     panels += [_Panel(_short(k, TITLE_CHARS), [k], caption=f"The key has {len(k):,} characters; the title shows "
-                      f"its first {TITLE_CHARS - 1}." if len(k) > TITLE_CHARS else "") for k in sorted(present - known)]
+                      f"its first {TITLE_CHARS - 1}." if len(k) > TITLE_CHARS else "") for k in sorted(mains - known)]
+    for p in panels:  # each series with its raw twin beside it
+        p.twins = {RAW_PREFIX + k: k for k in p.keys if k in twinned}
+        p.keys = [x for k in p.keys for x in ([k, RAW_PREFIX + k] if k in twinned else [k])]
     panels = [p for p in panels if any(k in present for k in p.keys)]
     return panels[:MAX_PANELS], [k for p in panels[MAX_PANELS:] for k in p.keys if k in present]
 
 
 def _toy_panels(runs: list[_Run]) -> list[_Panel]:
     """JSD (exact densities) and the mode statistics (train.eval_samples samples) of toy runs."""
-    toy = [r for r in runs if "toy/jsd" in r.series]
+    toy = [r for r in runs if "toy/jsd" in r.series or RAW_PREFIX + "toy/jsd" in r.series]
     basis = "; ".join(dict.fromkeys(_jsd_basis(r) for r in toy)) + "." if toy else ""
     n_modes = _mode_count(runs[0]) if len(runs) == 1 else None
-    samples = _measured(_eval_samples)
     return [
         _Panel("JSD(p_data || p_g), nats", ["toy/jsd"], {"toy/jsd": "JSD"}, logy=True,
-               hlines=[(math.log(2), "log 2 (disjoint)")], measured=_measured(lambda r: "exact densities"),
+               hlines=[(math.log(2), "log 2 (disjoint)")], measured=lambda r: "exact densities",
                caption=basis + " A lower bound on the continuous JSD (data-processing inequality)." if toy else ""),
         _Panel("modes covered" + (f" (of {n_modes})" if n_modes else ""), ["toy/modes"], {"toy/modes": "modes"},
-               hlines=[(n_modes, f"all {n_modes}")] if n_modes else [], measured=samples),
+               hlines=[(n_modes, f"all {n_modes}")] if n_modes else [], measured=_eval_samples),
         _Panel("high-quality samples (share within 3 sigma of a mode)", ["toy/high_quality"], ylim=(0, 1),
-               measured=samples),
-        _Panel("KL(mode histogram || uniform), nats", ["toy/kl_uniform"], measured=samples),
+               measured=_eval_samples),
+        _Panel("KL(mode histogram || uniform), nats", ["toy/kl_uniform"], measured=_eval_samples),
     ]
 
 
-def _eval_panels(present: set[str]) -> list[_Panel]:
-    """eval/<net>/<metric>: one panel a metric, a line a feature network; the four shares in [0, 1] together.
+def _eval_panels(present: set[str], twinned: set[str] = frozenset()) -> list[_Panel]:
+    """eval/<net>/<metric>: one panel a metric, a line a feature network; the four shares in [0, 1] together,
+    unless the raw G's values are drawn beside them (``twinned``: then eight lines a run would be too many).
     Each names its feature network and train.eval_samples, the sample count behind it."""
     evals = sorted(k for k in present if k.startswith("eval/") and k.count("/") == 2)
     nets = sorted({k.split("/")[1] for k in evals})
     metrics = {k.split("/")[2] for k in evals}
     shares = [m for m in ("precision", "recall", "density", "coverage") if m in metrics]
-    groups = [[m] for m in ("fid", "kid", "is") if m in metrics] + ([shares] if shares else [])
+    if any(k.split("/")[2] in shares for k in twinned if k in evals):
+        shares_together = []
+        singles = ("fid", "kid", "is", *shares)
+    else:
+        shares_together, singles = shares, ("fid", "kid", "is")
+    groups = [[m] for m in singles if m in metrics] + ([shares_together] if shares_together else [])
     groups += [[m] for m in sorted(metrics - {"fid", "kid", "is", *shares})]
     panels = []
     for group in groups:
@@ -689,11 +799,11 @@ def _eval_panels(present: set[str]) -> list[_Panel]:
                                               + ([m] if len(group) > 1 else [])) for m in group for net in nets}
 
         def what(r: _Run, keys: list[str] = keys) -> str:
-            used = sorted({k.split("/")[1] for k in keys if k in r.series})
+            used = sorted({k.split("/")[1] for k in keys if k in r.series or RAW_PREFIX + k in r.series})
             return f"{_eval_samples(r)}, {', '.join(used)} features"
 
         panels.append(_Panel(_short(f"{', '.join(group)} during training", TITLE_CHARS), keys, labels,
-                             measured=_measured(what)))
+                             measured=what))
     return panels
 
 
@@ -706,10 +816,36 @@ def _with_derived(run: _Run) -> dict[str, tuple[Sequence[int], Sequence[float]]]
     return series
 
 
+def _generators(p: _Panel, run: _Run, short: bool = False) -> str | None:
+    """The generator(s) behind a run's lines in panel ``p``, in words; None if the run has none there. With the
+    raw G's values too, both (``short``: G_ema without its settings, which the legend gives)."""
+    if not any(k in run.series for k in p.keys):
+        return None
+    if any(raw in run.series for raw in p.twins):
+        return f"{'G_ema' if short else _ema_copy(run)} and {RAW_G}"
+    return _sampler(run)
+
+
+def _twin_labels(p: _Panel, runs: list[_Run]) -> dict[str, str]:
+    """The legend's labels of a panel with raw twins, for one run: each line named by its generator (G_ema with
+    its settings, G (raw)), after the metric where the panel holds several."""
+    (run,) = runs
+    shown = {p.twins.get(k, k) for k in p.keys if k in run.series}
+    labels = dict(p.labels)
+    for raw, key in p.twins.items():
+        base = p.labels.get(key, key) if len(shown) > 1 else ""
+        labels[key] = f"{base}, {_ema_copy(run)}" if base else _ema_copy(run)
+        labels[raw] = f"{base}, {RAW_G}" if base else RAW_G
+    return labels
+
+
 def _curve_figures(runs: list[_Run]) -> tuple[list[str], list[str]]:
     """One <figure> a panel, and the keys of the series left out (see :func:`_panels`). What a panel's
     metric was measured on goes under its title when every run shown agrees, else beside each run's name
-    in the legend; the caption says it either way, and names values too large for any axis."""
+    in the legend; the caption says it either way, and names values too large for any axis. A series with
+    its raw-G twin is drawn as two lines, the raw G's dashed, each named by its generator."""
+    import textwrap
+
     from .plots import PLOT_LIMIT, plot_curves
 
     out = []
@@ -718,17 +854,31 @@ def _curve_figures(runs: list[_Run]) -> tuple[list[str], list[str]]:
         named = [(r.name, _with_derived(r)) for r in runs]
         title, caption = p.title, p.caption
         if p.measured is not None:
-            notes = {r.name: p.measured(r) for r in runs if any(k in r.series for k in p.keys)}
+            notes = {r.name: f"measured on {gen}: {p.measured(r)}" for r in runs
+                     for gen in [_generators(p, r)] if gen is not None}
+            short = {r.name: f"measured on {gen}: {p.measured(r)}" for r in runs
+                     for gen in [_generators(p, r, short=True)] if gen is not None}
             if len(set(notes.values())) == 1:
                 note = next(iter(notes.values()))
-                title += "\n" + note
+                title += "\n" + "\n".join(textwrap.wrap(next(iter(short.values())), NOTE_CHARS))
                 said = note[:1].upper() + note[1:]
             else:
-                named = [(f"{n}, {notes[n]}" if n in notes else n, s) for n, s in named]
+                named = [(f"{n}, {short[n]}" if n in short else n, s) for n, s in named]
                 said = "; ".join(f"{n}: {t}" for n, t in notes.items())
             caption = f"{said}. {caption}".strip()
+        labels, twin_labels = p.labels, ("G_ema", RAW_G)
+        if p.twins and len(runs) == 1:
+            labels = _twin_labels(p, runs)
+        elif p.twins:  # several runs: colour a run, the raw G dashed; a run without an EMA draws G solid
+            with_raw = [r for r in runs if any(raw in r.series for raw in p.twins)]
+            plain = [r for r in runs if r not in with_raw and any(k in r.series for k in p.keys)]
+            twin_labels = ("G_ema" + (", or G where the run keeps no EMA" if plain else ""), RAW_G)
+            if with_raw:
+                caption = (f"Dashed: the raw G ({RAW_G}) of {', '.join(r.name for r in with_raw)}, measured beside "
+                           f"its EMA copy. {caption}").strip()
         buf = io.BytesIO()
-        huge = plot_curves(named, p.keys, buf, title, labels=p.labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim)
+        huge = plot_curves(named, p.keys, buf, title, labels=labels, logy=p.logy, hlines=p.hlines, ylim=p.ylim,
+                           twins=p.twins, twin_labels=twin_labels)
         if huge:
             caption = (f"{huge:,} value(s) beyond ±{PLOT_LIMIT:g} are not drawn: no axis can hold them. "
                        + caption).strip()
@@ -743,12 +893,16 @@ def _curves_section(runs: list[_Run]) -> list[str]:
     if not figs:
         return []
     on = "; ".join(f"{r.name}: {_sampler(r)}" for r in runs) if len(runs) > 1 else _sampler(runs[0])
+    raw = [r.name for r in runs if any(_twin_of(k) for k in r.series)]
+    both = ((" Where the raw G's values are logged too (raw/ in metrics.jsonl"
+             + (f": {', '.join(raw)}" if len(runs) > 1 else "")
+             + f"), they are drawn beside the EMA copy's in the same panel, dashed and named {RAW_G}.") if raw else "")
     more = [f"{len(left_out):,} more series in metrics.jsonl are not drawn (a page holds {MAX_PANELS} panels): "
             + _listed([repr(_short(k)) for k in left_out], 3)] if left_out else []
     return ["<h2>Training curves</h2>",
             f'<p class="caption">Losses, penalties, D(x) and V are means over training batches of G and D. '
-            f"{_e(SAMPLER_RULE)} The toy and eval/ metrics below are measured on {_e(on)}.</p>", *_notes(more),
-            f'<div class="grid">{"".join(figs)}</div>']
+            f"{_e(SAMPLER_RULE)} The toy and eval/ metrics below are measured on {_e(on)}.{_e(both)}</p>",
+            *_notes(more), f'<div class="grid">{"".join(figs)}</div>']
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -776,6 +930,16 @@ def _value(m: dict) -> str:
     return "non-finite" if m["null"] else _fmt(m["value"])
 
 
+def _raw_value(m: dict) -> str:
+    """The raw G's value of a metric (eval.json's "raw"), as :func:`_value` shows the value; – if none."""
+    return "non-finite" if m.get("raw_null") else _fmt(m.get("raw"))
+
+
+def _has_raw(metrics: dict) -> bool:
+    """Whether eval.json's metrics carry the raw G's values (training wrote them, the run keeping an EMA)."""
+    return any("raw" in m for m in metrics.values())
+
+
 def _toy_eval(ev: dict) -> bool:
     """Whether an eval.json holds a toy run's exact-density metrics (no feature network)."""
     return ev.get("features") in (None, "", "none")
@@ -801,7 +965,8 @@ def _eval_caption(run: _Run) -> str:
     src = ev.get("source")
     origin = ("from eval.json, written at the end of training" if src == "training"
               else f"from eval.json (source: {_e(src)})" if src else "from eval.json")
-    info = [f"Measured on <b>{_e(_sampler(run))}</b>",
+    raw = f" (and, in the column raw G, on <b>{_e(RAW_G)}</b>)" if _has_raw(run.metrics) else ""
+    info = [f"Measured on <b>{_e(_eval_generator(run))}</b>{raw}",
             f"n = {_e(ev['n'])} samples" if ev.get("n") is not None else "", net,
             f"at step {_e(ev['step'])}" if ev.get("step") is not None else "",
             f"floor: {_e(ev['split'])}" if ev.get("split") else "", origin]
@@ -813,13 +978,18 @@ def _eval_section(run: _Run) -> list[str]:
     ev, metrics = run.evaluation or {}, run.metrics
     if not metrics:
         return []
+    raw = _has_raw(metrics)
     rows = []
     for name, m in metrics.items():
         rows.append(f'<tr><td>{_e(name)}</td><td class="num">{_value(m)}</td>'
-                    f'<td class="num">{_fmt(m["floor"])}</td><td>{_e(_better(m))}</td>'
+                    + (f'<td class="num">{_raw_value(m)}</td>' if raw else "")
+                    + f'<td class="num">{_fmt(m["floor"])}</td><td>{_e(_better(m))}</td>'
                     f"<td>{_e(_metric_basis(ev, name))}</td></tr>")
     after = []
-    if any(m["null"] for m in metrics.values()):
+    if raw:
+        after.append(f"raw G: the same metric of the raw G, measured at the same step on as many samples, beside "
+                     f"its EMA copy {_ema_copy(run)}: whether the average helps.")
+    if any(m["null"] or m.get("raw_null") for m in metrics.values()):
         after.append("non-finite: eval.json holds null for the value, as it writes NaN and ±infinity.")
     if any(m["floor"] is not None for m in metrics.values()):
         after.append("The floor is the same metric measured on held-out real images against the reference: "
@@ -831,8 +1001,9 @@ def _eval_section(run: _Run) -> list[str]:
     stale = [f"eval.json measures step {step}, but the run has logged up to step {last}: "
              "gankit eval RUN_DIR measures its newest weights."] if step is not None and last and step < last else []
     return ["<h2>Metrics</h2>", f'<p class="caption">{_eval_caption(run)}</p>',
-            '<table><tr><th>metric</th><th class="num">value</th><th class="num">floor</th><th>better</th>'
-            "<th>measured on</th></tr>" + "".join(rows) + "</table>",
+            '<table><tr><th>metric</th><th class="num">value</th>'
+            + ('<th class="num">raw G</th>' if raw else "")
+            + '<th class="num">floor</th><th>better</th><th>measured on</th></tr>' + "".join(rows) + "</table>",
             f'<p class="caption">{_e(" ".join(after))}</p>', *_notes(stale)]
 
 
@@ -889,16 +1060,22 @@ def _runs_table(runs: list[_Run]) -> list[str]:
         ev = r.evaluation or {}
         basis = ("–" if not r.metrics else _metric_basis(ev, "") if not _toy_eval(ev)
                  else f"JSD: exact densities; modes: {_metric_basis(ev, 'modes')}")
+        if r.metrics and _eval_generator(r) != _sampler(r):  # gankit eval --generator raw, say
+            basis = f"{_eval_generator(r)}, {basis}"
         cells = [_e(r.name), _e(_cfg_text(r, "data", "name") or "–"), _e(_cfg_text(r, "model", "name") or "–"),
                  _e(_cfg_text(r, "objective", "name") or "–"), _e(_sampler(r)), _e(basis), _fmt(r.last_step)]
         if toy:
             cells.append(_fmt(r.last("toy/jsd")))
-        cells += [_value(r.metrics[m]) if m in r.metrics else "–" for m in metric_names]
+        cells += [_value(r.metrics[m]) + (f'<br><span class="caption">raw G {_raw_value(r.metrics[m])}</span>'
+                                          if "raw" in r.metrics[m] else "") if m in r.metrics else "–"
+                  for m in metric_names]
         rows.append(cells)
     table = _table([_e(h) for h in head], rows, first_number=6)
+    raw = (" Below a value, raw G: the same metric of the raw G, which training measures beside its EMA copy."
+           if any(_has_raw(r.metrics) for r in runs) else "")
     return ["<h2>Runs</h2>", table,
-            f'<p class="caption">Metrics from each run\'s eval.json, measured on its sampling generator. '
-            f"{_e(SAMPLER_RULE)}</p>"]
+            f'<p class="caption">Metrics from each run\'s eval.json, measured on its sampling generator unless the '
+            f"column metrics measured on names another.{_e(raw)} {_e(SAMPLER_RULE)}</p>"]
 
 
 def _compare_page(runs: list[_Run]) -> str:
