@@ -21,7 +21,7 @@ import torch
 
 from gankit.config import describe_ema, load_config
 from gankit.stats import read_jsonl
-from gankit.train import train
+from gankit.training import train
 
 
 def run_seed(preset: str, steps: int, every: int, seed: int, sets: list[str], out: Path) -> tuple[dict, float]:

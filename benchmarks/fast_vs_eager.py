@@ -17,7 +17,8 @@ import time
 import torch
 
 from gankit.config import load_config
-from gankit.train import load_data, train
+from gankit.build import load_data
+from gankit.training import train
 
 METRICS = ("fid", "kid", "precision", "recall", "coverage")
 

@@ -15,8 +15,8 @@ import torch
 
 from gankit.config import load_config
 from gankit.evaluate import IMAGE_METRICS, image_evaluator
-from gankit.sampling import load_generator
-from gankit.train import build_run
+from gankit.runs import load_generator
+from gankit.build import build_run
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Where a gankit training step's time goes: torch.profiler over timed steps of `gankit.train.train`,
+"""Where a gankit training step's time goes: torch.profiler over timed steps of `gankit.training.train`,
 eager and replayed from a CUDA graph, for the throughput benchmark's cases (benchmarks/throughput.py).
 
     python benchmarks/profile_step.py                          # GPU: DCGAN-64 at B=64 and 1024
@@ -17,7 +17,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from gankit.train import train
+from gankit.training import train
 from throughput import case_shape, fake_dataset, model_config, parse_cases, sync, with_train
 
 

@@ -8,7 +8,7 @@ loss each step. One training step = D on a real batch, D on a fake batch, one G 
     python benchmarks/throughput.py --smoke       # seconds: the CI check that it runs
     python benchmarks/throughput.py --variants --cases dcgan64:64,dcgan64:1024   # which part of the fast path buys what
 
-gankit's step is `gankit.train.train` itself (timed between two steps through its callback, after a
+gankit's step is `gankit.training.train` itself (timed between two steps through its callback, after a
 warm-up), so the number is what a user's run gets, logging and EMA included.
 FLOPs per image come from torch's FlopCounterMode over one reference step; the share of the
 chip's peak uses `--peak-tflops` (default 790, an H100's dense bf16 figure, on CUDA).
@@ -25,7 +25,7 @@ from torch import nn
 from gankit.config import load_config
 from gankit.data import ImageData, to_model_range
 from gankit.nets import build_nets
-from gankit.train import train
+from gankit.training import train
 
 CASES_GPU = [("dcgan64", 64), ("dcgan64", 256), ("dcgan64", 1024), ("sngan32", 64), ("sngan32", 256)]
 CASES_CPU = [("dcgan64", 16), ("dcgan64", 32), ("sngan32", 16)]

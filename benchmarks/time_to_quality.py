@@ -8,7 +8,7 @@ reached the reference's final FID.
 
 Only training time counts: the clock stops while a checkpoint of the generator is measured (gankit's
 clock is read every 25 steps on a GPU, so its FID moments fall up to 25 steps after a mark).
-gankit's run is `gankit.train.train` itself (its default fast path on a GPU), stopped by its
+gankit's run is `gankit.training.train` itself (its default fast path on a GPU), stopped by its
 callback when the budget is spent.
 """
 
@@ -21,7 +21,8 @@ import torch
 
 from gankit.config import load_config
 from gankit.evaluate import image_evaluator
-from gankit.train import load_data, train
+from gankit.build import load_data
+from gankit.training import train
 from throughput import reference_step_fn, sync
 
 

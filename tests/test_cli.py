@@ -183,13 +183,13 @@ def test_class_needs_a_conditional_run(run_dir, tmp_path, capsys):
 def test_a_stop_by_a_second_signal_exits_with_that_signals_code(monkeypatch, capsys):
     import signal
 
-    import gankit.train
+    import gankit.training
     from gankit.errors import StopNow
 
     def stopped(*a, **k):
         raise StopNow(signal.SIGTERM)
 
-    monkeypatch.setattr(gankit.train, "train", stopped)
+    monkeypatch.setattr(gankit.training, "train", stopped)
     code, _, err = run(["train", "--preset", "ring8", "--dry-run"], capsys)
     assert code == 0  # a dry run never trains
     code, _, err = run(["train", "--preset", "ring8", "--out", "/tmp/never-written-by-this-test"], capsys)
@@ -197,13 +197,13 @@ def test_a_stop_by_a_second_signal_exits_with_that_signals_code(monkeypatch, cap
 
 
 def test_an_allocation_failure_is_one_line(monkeypatch, capsys, tmp_path):
-    import gankit.train
+    import gankit.training
 
     def oom(*a, **k):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
                            "you tried to allocate 400000000000000 bytes.\nmore")
 
-    monkeypatch.setattr(gankit.train, "train", oom)
+    monkeypatch.setattr(gankit.training, "train", oom)
     code, _, err = run(["train", "--preset", "ring8", "--out", str(tmp_path / "r")], capsys)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("gankit: error: out of memory")
@@ -218,12 +218,12 @@ def test_networks_that_cannot_be_allocated_are_one_line(args, tmp_path, capsys):
 
 
 def test_theory_refuses_an_unwritable_out_before_computing(tmp_path, capsys, monkeypatch):
-    import gankit.claims
+    import gankit.theory
 
     def never(*a, **k):
         raise AssertionError("computed before checking --out")
 
-    monkeypatch.setattr(gankit.claims, "run_claims", never)
+    monkeypatch.setattr(gankit.theory, "run_claims", never)
     (tmp_path / "file").write_text("")
     code, _, err = run(["theory", "--out", str(tmp_path / "file" / "theory")], capsys)
     assert code == 2 and "cannot write in" in err and len(err.strip().splitlines()) == 1

@@ -192,7 +192,7 @@ def test_resolutions_beyond_every_network_are_refused():
 
 @pytest.mark.parametrize("decay,batch", [(0.999, 64), (0.9999, 64), (0.5, 8), (0.995, 256)])
 def test_an_old_ema_decay_reads_as_the_same_average(decay, batch):
-    from gankit.fast import ema_beta
+    from gankit.ema import ema_beta
 
     t = build_config({"train": {"ema": decay, "batch_size": batch}}).train
     assert t.ema_rampup is None and ema_beta(1000, batch, t.ema_kimg, t.ema_rampup) == pytest.approx(decay, rel=1e-12)

@@ -10,7 +10,7 @@ import pytest
 from gankit.checkpoint import load_checkpoint
 from gankit.config import load_config
 from gankit.stats import read_jsonl
-from gankit.train import train
+from gankit.training import train
 from helpers import assert_same_training
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.lr_schedule=constant"]

@@ -6,7 +6,7 @@ from scipy import stats
 
 from gankit.distributions import GaussianMixture, TARGETS, grid25, make_target, mixture1d, ring8, spiral
 from gankit.errors import GankitError
-from gankit.theory import simpson_grid
+from gankit.exact import simpson_grid
 
 
 def test_ring8_has_eight_distinct_modes_on_the_circle():

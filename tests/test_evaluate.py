@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.evaluate import (IMAGE_METRICS, REF_SUBSET, ImageEvaluator, eval_bytes, generate, generator_chunk,
-                             image_record, json_number, noise_bytes, out_of_memory_as_error, probe_generator,
-                             toy_record, truncated_noise)
+from gankit.evaluate import IMAGE_METRICS, REF_SUBSET, ImageEvaluator, eval_bytes, image_record, json_number, toy_record
+from gankit.generate import (generate, generator_chunk, noise_bytes, out_of_memory_as_error, probe_generator,
+                             truncated_noise)
 from gankit.features import FeatureNet
 from gankit.nets import DCGANGenerator, MLPGenerator
 

@@ -9,10 +9,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.config import load_config
-from gankit.fast import StepSums, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
+from gankit.ema import ema_update
+from gankit.fast import load_optimizer, lr_to_floats, lr_to_tensors
+from gankit.stats import StepSums
 from gankit.nets.layers import maybe_sn
 from gankit.stats import read_jsonl
-from gankit.train import _nonfinite, train
+from gankit.training import train
+from gankit.training.loop import _nonfinite
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -17,6 +17,7 @@ AT_ZERO = {
     "wgan-gp": (0.0, 0.0),
     "hinge": (2.0, 0.0),  # max(0, 1 − 0) + max(0, 1 + 0)
     "lsgan": (0.5, 0.5),  # ½(0 − 1)² + ½·0²; ½(0 − 1)²
+    "rpgan": (LOG2, LOG2),  # softplus(−(0 − 0)) = log 2 on both sides
 }
 
 
@@ -29,7 +30,7 @@ def test_losses_at_logit_zero(name):
     obj = get_objective(name)
     d0, g0 = AT_ZERO[name]
     assert obj.d_loss(ZERO, ZERO).item() == pytest.approx(d0, abs=1e-7)
-    assert obj.g_loss(ZERO).item() == pytest.approx(g0, abs=1e-7)
+    assert obj.g_loss(ZERO, ZERO).item() == pytest.approx(g0, abs=1e-7)
 
 
 @pytest.mark.parametrize("name", sorted(AT_ZERO))
@@ -37,7 +38,7 @@ def test_losses_finite_at_extreme_logits(name):
     obj = get_objective(name)
     big = torch.tensor([-1e4, -50.0, 50.0, 1e4])
     assert torch.isfinite(obj.d_loss(big, big.flip(0)))
-    assert torch.isfinite(obj.g_loss(big))
+    assert torch.isfinite(obj.g_loss(big.flip(0), big))
 
 
 def test_minimax_d_loss_is_minus_value_and_vanishes_at_a_perfect_discriminator():
@@ -51,10 +52,29 @@ def test_saturating_and_nonsaturating_gradients_differ_by_d_over_one_minus_d():
     # d/df log(1 − σ(f)) = −σ(f); d/df −log σ(f) = −(1 − σ(f)): ratio σ/(1 − σ) = e^f.
     for f0 in (-8.0, -2.0, 0.0, 3.0):
         f = torch.tensor([f0], dtype=torch.float64, requires_grad=True)
-        (g_mm,) = torch.autograd.grad(get_objective("minimax").g_loss(f), f)
-        (g_ns,) = torch.autograd.grad(get_objective("nonsaturating").g_loss(f), f)
+        (g_mm,) = torch.autograd.grad(get_objective("minimax").g_loss(None, f), f)
+        (g_ns,) = torch.autograd.grad(get_objective("nonsaturating").g_loss(None, f), f)
         assert (g_mm / g_ns).item() == pytest.approx(math.exp(f0), rel=1e-12)
         assert g_mm.item() == pytest.approx(-torch.sigmoid(f).item(), rel=1e-12)
+
+
+def test_only_relativistic_g_losses_read_the_real_logits():
+    """The G losses of the non-relativistic objectives are functions of f alone (the loop passes them
+    the D step's last real logits, which must change nothing); RpGAN's depends on f − r (Huang et al.
+    2024, eq. 2): shifting both logits by the same amount leaves it unchanged."""
+    r, f = torch.randn(64, generator=torch.Generator().manual_seed(0)), torch.randn(64)
+    for name in OBJECTIVES:
+        obj = OBJECTIVES[name]
+        if obj.g_uses_real:
+            assert obj.g_loss(r + 3.0, f + 3.0).item() == pytest.approx(obj.g_loss(r, f).item(), rel=1e-6)
+            assert obj.g_loss(r + 1.0, f).item() > obj.g_loss(r, f).item()  # a stronger real side: more loss
+        else:
+            assert torch.equal(obj.g_loss(r, f), obj.g_loss(None, f)), name
+    rp = get_objective("rpgan")
+    # D and G losses mirror each other: each is the other's with the roles of r and f swapped
+    assert torch.equal(rp.d_loss(r, f), rp.g_loss(f, r))
+    with pytest.raises(ValueError, match="real_logits"):
+        rp.g_loss(None, f)
 
 
 def test_defaults_of_wgan_variants():

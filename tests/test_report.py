@@ -31,12 +31,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.claims import Claim, claims_json
+from gankit.theory import Claim, claims_json
 from gankit.config import describe_ema, ema_half_life_kimg, load_config
 from gankit.errors import GankitError
 from gankit.plots import plot_toy_panels
 from gankit.report import RAW_G, SAMPLER_RULE, THEORY_FIGURES, write_report
-from gankit.train import train
+from gankit.training import train
 
 DOCS = Path(__file__).parents[1] / "docs"
 QUIET = ["train.progress=false", "train.tensorboard=false"]

@@ -17,7 +17,7 @@ from gankit.cli import main
 from gankit.config import load_config, read_config
 from gankit.errors import Diverged, GankitError
 from gankit.stats import read_jsonl
-from gankit.train import train
+from gankit.training import train
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 CASES = {  # (preset, objective, overrides): toy and images, four objectives, EMA + augmentation on digits
@@ -305,7 +305,7 @@ def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
 
 
 def test_a_second_signal_stops_at_once():
-    from gankit.train import _StopSignals
+    from gankit.training.loop import _StopSignals
 
     # a known starting handler: a background job (CI) may inherit SIGINT as ignored
     outer = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -396,7 +396,7 @@ def test_divergence_before_the_first_checkpoint_names_no_checkpoint(tmp_path):
 @pytest.mark.parametrize("failure", [MemoryError, lambda: OSError(28, "No space left on device"),
                                      lambda: GankitError("feature network broke")])
 def test_a_failing_final_evaluation_never_costs_the_weights(tmp_path, monkeypatch, failure):
-    import gankit.train
+    import gankit.training.loop
 
     cfg = load_config("ring8", overrides=["train.steps=6", "train.checkpoint_every=4", "train.eval_every=0",
                                           "train.batch_size=32", "train.eval_samples=100", *QUIET])
@@ -404,7 +404,7 @@ def test_a_failing_final_evaluation_never_costs_the_weights(tmp_path, monkeypatc
     def broken(*a, **k):
         raise failure()
 
-    monkeypatch.setattr(gankit.train, "evaluate_toy", broken)
+    monkeypatch.setattr(gankit.training.loop, "evaluate_toy", broken)
     with pytest.raises(GankitError, match="at step 6; the checkpoint of step 6 is written") as e:
         train(cfg, tmp_path / "r")
     assert "\n" not in str(e.value)
@@ -441,7 +441,7 @@ def test_a_run_resumes_only_on_its_own_data(tmp_path, capsys):
 
 def test_a_second_sigterm_stops_at_once_with_sigterms_code():
     from gankit.errors import StopNow
-    from gankit.train import _StopSignals
+    from gankit.training.loop import _StopSignals
 
     outer = signal.getsignal(signal.SIGTERM)
     try:

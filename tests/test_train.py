@@ -6,7 +6,8 @@ import torch
 from gankit.config import load_config
 from gankit.objectives import OBJECTIVES
 from gankit.evaluate import evaluate_toy
-from gankit.train import build_run, train
+from gankit.build import build_run
+from gankit.training import train
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 
@@ -111,7 +112,7 @@ def test_ema_follows_the_ramped_decay():
 def test_the_ramp_starts_the_average_on_g_and_a_constant_decay_lags():
     """The weight left on the untrained G_1 after s steps is Π β_i: with the ramp ½^(H_(s−1)/r)
     (H the harmonic number: 2⁻²⁰ after step 2 at r = 0.05), without it d^(s−1) (0.999: 0.37 after 1,000 steps)."""
-    from gankit.fast import ema_beta
+    from gankit.ema import ema_beta
 
     B = 64
     ramped = [ema_beta(s, B, 20, 0.05) for s in range(1, 1001)]

@@ -61,7 +61,7 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
         return
     name = preset or Path(config_file).stem
     from . import distributed
-    from .train import train as run_training
+    from .training import train as run_training
 
     W = _join(cfg)
     # under torchrun, rank 0 picks the run directory (or the error) and every process uses its choice
@@ -131,7 +131,7 @@ def resume(run_dir, steps, overrides) -> None:
     are restored: on the CPU, a run stopped and resumed ends bit-identical to one never stopped.
     """
     from .config import check_unique_overrides, load_config
-    from .train import train as run_training
+    from .training import train as run_training
 
     check_unique_overrides(list(overrides))
     run = Path(run_dir)
@@ -165,7 +165,7 @@ def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
 
     Toy runs: .npy float32 [N, dims] or a .png plot. Image runs: .npy uint8 [N, C, H, W] or a .png grid.
     """
-    from .sampling import load_generator, write_samples
+    from .runs import load_generator, write_samples
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".npy", ".png"):
@@ -195,7 +195,7 @@ def eval_(run_dir, n, features, as_json, inception_weights, download, generator)
     what a perfect generator would read. Also written to RUN_DIR/eval.json.
     """
     from .features import FEATURES
-    from .sampling import evaluate_run
+    from .runs import evaluate_run
 
     FEATURES[features]  # an unknown name fails here, before any work: the registry's one-line error
     kwargs = {"weights": inception_weights, "download": download} if features == "inception" else {}
@@ -217,7 +217,7 @@ def eval_(run_dir, n, features, as_json, inception_weights, download, generator)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list.")
 def theory(out, as_json) -> None:
     """Check the claims of Goodfellow et al. (2014) numerically; exit 1 if one fails."""
-    from .claims import claims_json, format_table, run_claims
+    from .theory import claims_json, format_table, run_claims
     from .files import check_writable
 
     check_writable(out)  # before minutes of computing, not after

@@ -11,95 +11,17 @@ summed in place. The helpers here are those parts; each works (eagerly) on the C
 from __future__ import annotations
 
 import warnings
-from itertools import chain
 from typing import Callable
 
 import torch
-from torch import Tensor, nn
 
 from .errors import GankitError
 
-__all__ = ["ema_beta", "ema_update", "StepSums", "cuda_graphed", "lr_to_tensors", "lr_to_floats", "load_optimizer"]
+__all__ = ["cuda_graphed", "lr_to_tensors", "lr_to_floats", "load_optimizer"]
 
 # How an optimiser was built for this run (fused kernels, capturable state): a checkpoint's own
 # flags must not replace them.
 OPTIMIZER_FLAGS = ("fused", "capturable", "foreach", "differentiable")
-
-
-def ema_beta(step: int, batch: int, ema_kimg: float, ema_rampup: float | None) -> float:
-    """β of the EMA update after step ``step`` (1, 2, ...) with ``batch`` images a step:
-    W_ema ← β·W_ema + (1 − β)·W, as stylegan2-ada's training loop computes it (Karras et al. 2020).
-
-    The average's half-life is h = 1000·ema_kimg images, capped at ema_rampup × the images seen before
-    this step, n = (step − 1)·batch; then β = ½^(batch / h), so the weight of an update halves every h
-    images. With the ramp, step 1 has h = 0, β = 0 (the average starts as a copy of G), and for a while
-    h = ema_rampup·n: the average spans the last ema_rampup share of training and follows G closely
-    while G changes fast. Plain Python on the step count: no host sync.
-    """
-    half = 1000.0 * ema_kimg
-    if ema_rampup is not None:
-        half = min(half, (step - 1) * batch * ema_rampup)
-    return 0.5 ** (batch / max(half, 1e-8))
-
-
-@torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, weight: Tensor | float, count: Tensor, first: bool) -> None:
-    """W_ema ← W_ema + weight·(W − W_ema) = β·W_ema + (1 − β)·W with weight = 1 − β (see
-    :func:`ema_beta`), over parameters and buffers (a copy when ``first``); ``count`` [] += 1.
-
-    ``weight`` may be a 0-d tensor on the device, filled before each step: a CUDA graph replaying the
-    update then reads the step's own weight. With a constant weight this is the update of
-    ``AveragedModel(use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(1 − weight))``, value for value,
-    without its ``bool(n_averaged == 0)``: the caller knows from the step count whether this is the
-    first update, so no host sync is needed and the update can be captured.
-    """
-    pairs = list(zip(chain(ema.parameters(), ema.buffers()), chain(model.parameters(), model.buffers())))
-    if first:
-        for a, w in pairs:
-            a.copy_(w)
-    else:
-        floats = [(a, w) for a, w in pairs if a.is_floating_point()]
-        if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [w for _, w in floats], weight)
-        for a, w in pairs:
-            if not a.is_floating_point():  # e.g. batch norm's step counter, as AveragedModel does it
-                a.copy_(a * (1.0 - weight) + w * weight)
-    count.add_(1)
-
-
-class StepSums:
-    """Per-step statistics summed on their device: ``add`` is one in-place kernel (no host sync, so
-    it can sit inside a captured step); ``means`` reads the interval's means once and restarts.
-
-    The last slot of the sum counts the steps, so replays of a captured ``add`` are counted too.
-    """
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.total: Tensor | None = None  # [len(names) + 1]: the sums, then the number of steps
-
-    def add(self, values: dict[str, Tensor]) -> None:
-        """Add one step's values (0-d tensors, the same names every step)."""
-        v = torch.stack([x.detach().float() for x in values.values()])
-        if self.total is None:
-            self.names = list(values)
-            self.total = torch.zeros(len(v) + 1, device=v.device)
-        self.total.add_(torch.cat([v, v.new_ones(1)]))
-
-    def means(self) -> dict[str, Tensor]:
-        """Means since the last call, as 0-d device tensors (nothing is read here); then restart."""
-        if self.total is None:
-            return {}
-        m = self.total[:-1] / self.total[-1].clamp(min=1.0)  # a new tensor: the sums can restart
-        self.total.zero_()
-        return dict(zip(self.names, m.unbind()))
-
-    def current(self, names: tuple[str, ...]) -> dict[str, Tensor]:
-        """The sums of ``names`` since the last ``means``, as 0-d device tensors (nothing is read
-        here): a NaN or infinity in any step since then stays in its sum."""
-        if self.total is None:
-            return {}
-        return {n: self.total[i] for i, n in enumerate(self.names) if n in names}
 
 
 def lr_to_tensors(opt: torch.optim.Optimizer) -> None:

@@ -2,6 +2,7 @@
 
 Notation: ``r = D(x)`` are logits on a real batch, ``f = D(G(z))`` logits on a fake batch,
 both of shape [B] (or [B, 1]); σ is the logistic sigmoid, so D's probability is σ(logit).
+Both sides take ``(r, f)``: most G losses use f alone, a relativistic one (RpGAN) compares the two.
 Every log-probability is written with softplus, which is exact and stable for any logit:
 
     log σ(t)     = −softplus(−t)
@@ -43,7 +44,7 @@ def minimax_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def minimax_g_loss(fake_logits: Tensor) -> Tensor:
+def minimax_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
     """G minimises E[log(1 − D(G(z)))] = −E[softplus(f)]: the saturating form, −log 2 at f = 0.
 
     d/df of −softplus(f) is −σ(f) = −D(G(z)): it vanishes as D grows confident that fakes are fake.
@@ -52,7 +53,7 @@ def minimax_g_loss(fake_logits: Tensor) -> Tensor:
 
 
 # --- non-saturating (Goodfellow et al. 2014, section 3) -------------------------------------
-def nonsaturating_g_loss(fake_logits: Tensor) -> Tensor:
+def nonsaturating_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
     """G maximises E[log D(G(z))]: loss = E[softplus(−f)], log 2 at f = 0.
 
     d/df is −(1 − σ(f)) = −(1 − D(G(z))): near −1 exactly where the minimax gradient vanishes.
@@ -66,7 +67,7 @@ def wasserstein_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return fake_logits.mean() - real_logits.mean()
 
 
-def wasserstein_g_loss(fake_logits: Tensor) -> Tensor:
+def wasserstein_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
     """G maximises E[D(G(z))]: loss = −E[f]."""
     return -fake_logits.mean()
 
@@ -83,9 +84,23 @@ def lsgan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return 0.5 * (real_logits - 1.0).square().mean() + 0.5 * fake_logits.square().mean()
 
 
-def lsgan_g_loss(fake_logits: Tensor) -> Tensor:
+def lsgan_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
     """loss = ½E[(f − 1)²]; equals ½ at f = 0."""
     return 0.5 * (fake_logits - 1.0).square().mean()
+
+
+# --- relativistic pairing (RpGAN; Jolicoeur-Martineau 2019, Huang et al. 2024 eq. 2) ------------
+def rpgan_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """D pulls each real logit above its paired fake one: loss = E[softplus(−(r − f))]; log 2 at r = f."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def rpgan_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
+    """G pulls each fake logit above its paired real one: loss = E[softplus(−(f − r))]; log 2 at r = f.
+    ``real_logits`` are constants for G (D's current logits on real data)."""
+    if real_logits is None:
+        raise ValueError("the rpgan G loss compares fake logits with real ones; real_logits is None")
+    return F.softplus(real_logits - fake_logits).mean()
 
 
 # --- penalties -------------------------------------------------------------------------------
@@ -120,13 +135,16 @@ class Objective:
     """An objective's two sides and the D regularisers it comes with by default."""
 
     name: str
-    d_loss: Callable[[Tensor, Tensor], Tensor]
-    g_loss: Callable[[Tensor], Tensor]
+    d_loss: Callable[[Tensor, Tensor], Tensor]  # (real_logits, fake_logits) → D's loss
+    g_loss: Callable[[Tensor | None, Tensor], Tensor]  # (real_logits, fake_logits) → G's loss
     gp_weight: float = 0.0  # λ of the WGAN-GP gradient penalty
     clip: float | None = None  # WGAN weight clipping: D's parameters clamped to [−c, c]
     # D trained by the cross-entropy of eq. 1, so σ(logit) estimates D(x) and V(D, G) is the game's
     # value (−log 4 at the equilibrium); for other objectives neither means anything
     probabilistic: bool = False
+    # the G loss reads D's logits on real data (relativistic): the G step computes them with the D of
+    # that step; for the others it passes the D step's last real logits, which their G loss ignores
+    g_uses_real: bool = False
 
 
 OBJECTIVES: Registry[Objective] = Registry("objective")
@@ -137,6 +155,7 @@ for _obj in (
     Objective("wgan-gp", wasserstein_d_loss, wasserstein_g_loss, gp_weight=10.0),
     Objective("hinge", hinge_d_loss, wasserstein_g_loss),
     Objective("lsgan", lsgan_d_loss, lsgan_g_loss),
+    Objective("rpgan", rpgan_d_loss, rpgan_g_loss, g_uses_real=True),
 ):
     OBJECTIVES.register(_obj.name)(_obj)
 

@@ -146,7 +146,7 @@ def plot_toy_panels(G: nn.Module, D: nn.Module, target: GaussianMixture, z_dim: 
     Samples come from :func:`gankit.evaluate.generate` with their own seeded noise and D runs
     under ``no_grad`` in eval mode, so the global RNG and the networks' modes are left as found.
     """
-    from .evaluate import generate  # here, not at import: evaluate sits above the figures
+    from .generate import generate  # here, not at import: torch only when a figure needs samples
 
     x = generate(G, n, z_dim, seed=seed).double()  # [n, d]
     lo, hi = _box(target, x)

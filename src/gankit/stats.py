@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import Tensor
 
 from .files import write_atomic
 
-__all__ = ["report", "Collector", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
+__all__ = ["report", "Collector", "StepSums", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
 
 LOCAL_PREFIXES = ("toy/", "eval/", "raw/")  # statistics measured by one process only (rank 0's evaluations)
 
@@ -149,3 +150,38 @@ def truncate_jsonl(path: str | Path, last_step: int) -> None:
     if path.is_file():
         keep = [row for row in read_jsonl(path, torn_ok=True) if (_step(row) is not None and _step(row) <= last_step)]
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in keep))
+
+
+class StepSums:
+    """Per-step statistics summed on their device: ``add`` is one in-place kernel (no host sync, so
+    it can sit inside a captured step); ``means`` reads the interval's means once and restarts.
+
+    The last slot of the sum counts the steps, so replays of a captured ``add`` are counted too.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.total: Tensor | None = None  # [len(names) + 1]: the sums, then the number of steps
+
+    def add(self, values: dict[str, Tensor]) -> None:
+        """Add one step's values (0-d tensors, the same names every step)."""
+        v = torch.stack([x.detach().float() for x in values.values()])
+        if self.total is None:
+            self.names = list(values)
+            self.total = torch.zeros(len(v) + 1, device=v.device)
+        self.total.add_(torch.cat([v, v.new_ones(1)]))
+
+    def means(self) -> dict[str, Tensor]:
+        """Means since the last call, as 0-d device tensors (nothing is read here); then restart."""
+        if self.total is None:
+            return {}
+        m = self.total[:-1] / self.total[-1].clamp(min=1.0)  # a new tensor: the sums can restart
+        self.total.zero_()
+        return dict(zip(self.names, m.unbind()))
+
+    def current(self, names: tuple[str, ...]) -> dict[str, Tensor]:
+        """The sums of ``names`` since the last ``means``, as 0-d device tensors (nothing is read
+        here): a NaN or infinity in any step since then stays in its sum."""
+        if self.total is None:
+            return {}
+        return {n: self.total[i] for i, n in enumerate(self.names) if n in names}

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..theory import jsd
+from ..exact import jsd
 
 __all__ = ["mode_stats", "grid_edges", "histogram_masses", "grid_jsd"]
 

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import Config, load_config
-from .distributions import GaussianMixture
-from .objectives import minimax_d_loss, minimax_g_loss, nonsaturating_g_loss
-from .theory import (
+from ..config import Config, load_config
+from ..distributions import GaussianMixture
+from ..objectives import minimax_d_loss, minimax_g_loss, nonsaturating_g_loss
+from ..exact import (
     LOG4,
     density_descent,
     gaussian_quantile,
@@ -42,7 +42,8 @@ from .theory import (
     virtual_training_criterion,
     wasserstein1_1d,
 )
-from .train import build_run, train
+from ..build import build_run
+from ..training import train
 
 __all__ = ["Claim", "run_claims", "fit_discriminator", "format_table", "THEORY_PRESET"]
 
@@ -151,8 +152,8 @@ def saturation_claim(G: nn.Module, D: nn.Module, n: int = 32) -> tuple[Claim, fl
     predicted, measured, d_fake = [], [], []
     for i in range(n):
         f = D64(G64(z[i : i + 1]))
-        g_mm = torch.autograd.grad(minimax_g_loss(f), params, retain_graph=True)
-        g_ns = torch.autograd.grad(nonsaturating_g_loss(f), params)
+        g_mm = torch.autograd.grad(minimax_g_loss(None, f), params, retain_graph=True)
+        g_ns = torch.autograd.grad(nonsaturating_g_loss(None, f), params)
         norm = lambda gs: torch.sqrt(sum(g.square().sum() for g in gs))  # noqa: E731
         measured.append((norm(g_mm) / norm(g_ns)).item())
         predicted.append(math.exp(f.item()))
@@ -207,8 +208,8 @@ def proposition2_claims(steps: int = 100, lr: float = 0.5) -> tuple[list[Claim],
 def _wgan_critic_gradient(theta: float, eps: float, steps: int = 1000, seed: int = 0) -> float:
     """d/dθ of the WGAN generator loss −E[D(θ + εz)] with a WGAN-GP critic trained between
     N(0, ε²) and N(θ, ε²) (λ = 10, Adam 1e-3, β = (0.5, 0.9))."""
-    from .nets import MLPDiscriminator
-    from .objectives import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
+    from ..nets import MLPDiscriminator
+    from ..objectives import gradient_penalty, wasserstein_d_loss, wasserstein_g_loss
 
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -222,7 +223,7 @@ def _wgan_critic_gradient(theta: float, eps: float, steps: int = 1000, seed: int
         loss.backward()
         opt.step()
     th = torch.tensor(theta, requires_grad=True)
-    (g,) = torch.autograd.grad(wasserstein_g_loss(D(th + eps * torch.randn(4096, 1, generator=gen))), th)
+    (g,) = torch.autograd.grad(wasserstein_g_loss(None, D(th + eps * torch.randn(4096, 1, generator=gen))), th)
     return g.item()
 
 
@@ -246,8 +247,8 @@ def wgan_claims(eps: float = 0.01) -> tuple[list[Claim], dict]:
         theta = torch.tensor(th, dtype=torch.float64, requires_grad=True)
         xs = theta + eps * z
         f_star = pd.log_prob(xs) - _gauss(th, eps).log_prob(xs)  # log p_data − log p_g, D* fixed
-        (gm,) = torch.autograd.grad(minimax_g_loss(f_star), theta, retain_graph=True)
-        (gn,) = torch.autograd.grad(nonsaturating_g_loss(f_star), theta)
+        (gm,) = torch.autograd.grad(minimax_g_loss(None, f_star), theta, retain_graph=True)
+        (gn,) = torch.autograd.grad(nonsaturating_g_loss(None, f_star), theta)
         g_mm.append(gm.item())
         g_ns.append(gn.item())
     critic = {th: _wgan_critic_gradient(th, eps) for th in (0.5, 1.0, 2.0)}
@@ -416,7 +417,7 @@ def _run_claims(out_dir: str | Path | None, log: Callable[[str], None], cfg: Con
     if out_dir is not None:
         out = Path(out_dir)
         _figures(out, grid, snaps, load, fixed_step, mid_step, steps, D_early, D_conv, G_fixed)
-        from .plots import plot_dynamics, plot_logit, plot_proposition2, plot_wgan
+        from ..plots import plot_dynamics, plot_logit, plot_proposition2, plot_wgan
 
         plot_logit(logit_fig, out / "logit.png")
         plot_proposition2(prop2_fig, out / "proposition2.png")
@@ -427,7 +428,7 @@ def _run_claims(out_dir: str | Path | None, log: Callable[[str], None], cfg: Con
 
 
 def _figures(out: Path, grid: _Grid, snaps, load, fixed_step, mid_step, steps, D_early, D_conv, G_fixed) -> None:
-    from .plots import plot_figure1, plot_theory_curves
+    from ..plots import plot_figure1, plot_theory_curves
 
     out.mkdir(parents=True, exist_ok=True)
     x = grid.centres.numpy()

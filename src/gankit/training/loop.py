@@ -28,26 +28,27 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
-from . import distributed, stats
-from .augment import diff_augment
-from .checkpoint import (LAST, check_resumable, load_checkpoint, remove_partial_writes, rng_state, save_rotating,
+from .. import distributed, stats
+from ..augment import diff_augment
+from ..checkpoint import (LAST, check_resumable, load_checkpoint, remove_partial_writes, rng_state, save_rotating,
                          set_rng_state)
-from .config import Config, describe_ema, save_config
-from .data import ImageData, fingerprint, load_dataset, to_model_range
-from .distributions import GaussianMixture, make_target
-from .errors import Diverged, GankitError, StopNow
-from .evaluate import (eval_bytes, evaluate_toy, generator_chunk, image_evaluator, image_record, probe_generator,
-                       run_generator, sample_uint8, toy_record, with_generators)
-from .fast import StepSums, cuda_graphed, ema_beta, ema_update, load_optimizer, lr_to_floats, lr_to_tensors
-from .files import LOCK_NAME, RunLock, check_new_run_dir, clear_unstarted_run, write_atomic
-from .memory import describe_error, is_out_of_memory, require_bytes
-from .nets import build_nets
-from .objectives import gan_value, get_objective, gradient_penalty, r1_penalty
-from .progress import Progress, note
+from ..config import Config, describe_ema, save_config
+from ..data import ImageData, fingerprint, to_model_range
+from ..distributions import GaussianMixture
+from ..errors import Diverged, GankitError, StopNow
+from ..evaluate import eval_bytes, evaluate_toy, image_evaluator, image_record, toy_record, with_generators
+from ..generate import generator_chunk, probe_generator, sample_uint8
+from ..build import build_run, data_spec, load_data, resolve_device
+from ..ema import ema_beta, ema_update
+from ..fast import cuda_graphed, load_optimizer, lr_to_floats, lr_to_tensors
+from ..stats import StepSums
+from ..figures import sample_figure
+from ..files import LOCK_NAME, RunLock, check_new_run_dir, clear_unstarted_run, write_atomic
+from ..memory import describe_error, is_out_of_memory, require_bytes
+from ..objectives import gan_value, get_objective, gradient_penalty, r1_penalty
+from ..progress import Progress, note
 
-__all__ = ["train", "TrainResult", "resolve_device", "load_data", "build_run", "due", "lr_factor"]
-
-SAMPLE_SEED = 2014  # the fixed noise behind every sample figure of a run
+__all__ = ["train", "TrainResult", "due", "lr_factor"]
 
 
 @dataclass
@@ -66,42 +67,6 @@ class TrainResult:
     G_ema: nn.Module | None = None
     step: int = 0  # the last step done
     stopped: str | None = None  # why training stopped early: a signal's name or "stop_after"; None if finished
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when there is a GPU, else the CPU; asking for CUDA without one is an error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GankitError("train.device=cuda but no CUDA GPU is available; use train.device=cpu or auto")
-    return torch.device(name)
-
-
-def load_data(cfg: Config) -> GaussianMixture | ImageData:
-    """The toy target or the image dataset that ``cfg.data`` names."""
-    d = cfg.data
-    if d.is_toy:
-        return make_target(d.name, **d.target_params())
-    return load_dataset(d.name, d.root, d.download, d.resolution)
-
-
-def data_spec(data: GaussianMixture | ImageData, cfg: Config) -> tuple[tuple[int, ...], int]:
-    """(shape of one sample, number of classes the networks condition on; 0 = unconditional)."""
-    if isinstance(data, GaussianMixture):
-        return (data.dim,), 0
-    return data.shape, data.num_classes if cfg.model.conditional else 0
-
-
-def build_run(cfg: Config, device: torch.device, data: GaussianMixture | ImageData | None = None):
-    """(data, G, D): the data of a config and fresh networks for it, seeded by ``train.seed``."""
-    data = load_data(cfg) if data is None else data
-    shape, n_cls = data_spec(data, cfg)
-    torch.manual_seed(cfg.train.seed)
-    try:
-        G, D = build_nets(cfg.model, shape, n_cls)
-    except ValueError as e:  # a size the architecture does not support
-        raise GankitError(f"model.name={cfg.model.name} on {cfg.data.name} {shape}: {e}") from None
-    return data, G.to(device), D.to(device)
 
 
 def apply_train_overrides(opt: torch.optim.Optimizer, sched, saved: dict, t, side: str) -> None:
@@ -175,12 +140,6 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
 def due(step: int, every: int, last: int) -> bool:
     """Whether a periodic action runs after ``step``: every ``every`` steps (0 = never) and at the end."""
     return step == last or (every > 0 and step % every == 0)
-
-
-def sample_grid_inputs(z_dim: int, num_classes: int, n: int = 64) -> tuple[Tensor, Tensor | None]:
-    """The fixed noise (and labels, cycling through the classes) behind a run's sample grids."""
-    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(SAMPLE_SEED))
-    return z, (torch.arange(n) % num_classes if num_classes else None)
 
 
 def check_sizes(cfg: Config, G: nn.Module, D: nn.Module, shape: tuple[int, ...], evaluates: bool) -> None:
@@ -494,7 +453,7 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
                 fake_g = G_par(z, y)
         with amp():
             logits = D(augment(fake_g), y)  # D itself, not D_par: only G's gradients
-        row["loss/g"] = obj.g_loss(logits.float())
+        row["loss/g"] = obj.g_loss(real_logits, logits.float())
         opt_g.zero_grad(set_to_none=True)
         row["loss/g"].backward()
         opt_g.step()
@@ -544,16 +503,10 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
         raw = {name(k): v for k, v in raw.items()} if raw is not None else None
         return {**with_generators(record, "G_ema" if G_ema is not None else "G", raw), "source": "training"}
 
-    def draw(step: int) -> None:  # written atomically: a full disk leaves no empty or torn PNG
-        path = run / "samples" / f"step_{step:06d}.png"
-        if toy:  # p_g against p_data and D against D* (1-D); samples and D's heat map (2-D)
-            from .plots import plot_toy_panels  # matplotlib only when figures are written
-
-            title = f"{data.name}, {cfg.objective.name}, {who}, step {step}"
-            write_atomic(path, lambda f: plot_toy_panels(G_sample, D, data, z_dim, f, title, seed=SAMPLE_SEED,
-                                                         probabilistic=obj.probabilistic))
-        else:
-            save_image_grid(G_sample, *sample_grid_inputs(z_dim, n_cls), path, description=f"{who}, step {step}")
+    def draw(step: int) -> None:
+        title = f"{data.name}, {cfg.objective.name}, {who}, step {step}" if toy else f"{who}, step {step}"
+        sample_figure(run / "samples" / f"step_{step:06d}.png", G_sample, D, data, z_dim, n_cls, title,
+                      obj.probabilistic)
 
     stopped: str | None = None
     check_every_step = device.type == "cpu"  # a host sync per step is free on the CPU; on a GPU, at log steps
@@ -616,15 +569,3 @@ def _train(cfg: Config, run_dir: str | Path | None, callback, resume: bool, stop
     return TrainResult(G, D, data, cfg, dict(collector.last), G_sample, step=step, stopped=stopped)
 
 
-def save_image_grid(G: nn.Module, z: Tensor, y: Tensor | None, path: Path, nrow: int = 8,
-                    description: str = "") -> None:
-    """G's images for noise z [n, z_dim] (labels y [n]) as one PNG grid, G in eval mode, written
-    atomically; ``description`` (which generator, which step) goes into the PNG's Description text."""
-    from PIL import Image, PngImagePlugin
-    from torchvision.utils import make_grid
-
-    grid = make_grid(run_generator(G, z, y), nrow=nrow, normalize=True, value_range=(-1, 1))  # [3, H, W] in [0, 1]
-    image = Image.fromarray(grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8).numpy())
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Description", description)
-    write_atomic(path, lambda f: image.save(f, format="png", pnginfo=info))

@@ -1,4 +1,5 @@
-"""Read a run directory: load its trained generator, write its samples, evaluate it."""
+"""A run directory once trained: load its generator (``gankit sample``), write its samples, evaluate it
+(``gankit eval``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from .checkpoint import LAST, check_compatible, load_checkpoint
 from .config import MIN_EVAL_SAMPLES, Config, read_config
 from .data import ImageData, fingerprint, load_dataset, to_uint8
 from .errors import GankitError
-from .evaluate import (GEN_CHUNK_BYTES, check_truncation, eval_bytes, evaluate_toy, generator_chunk, image_evaluator,
-                       image_record, noise_bytes, out_of_memory_as_error, probe_generator, run_generator, toy_record,
-                       truncated_noise, with_generators)
+from .evaluate import eval_bytes, evaluate_toy, image_evaluator, image_record, toy_record, with_generators
+from .generate import (GEN_CHUNK_BYTES, check_truncation, generator_chunk, noise_bytes, out_of_memory_as_error,
+                       probe_generator, run_generator, truncated_noise)
 from .files import check_writable, write_atomic
 from .memory import human_bytes, require_bytes
 from .nets import build_nets
@@ -202,7 +203,7 @@ def _png_writer(G: nn.Module, cfg: Config, z: torch.Tensor, y: torch.Tensor | No
         import matplotlib
 
         from .plots import plot_toy_samples
-        from .train import load_data
+        from .build import load_data
 
         target = load_data(cfg)
 
@@ -259,7 +260,7 @@ def _check_eval_count(n, toy: bool) -> int | None:
 
 def _toy_record(G: nn.Module, cfg: Config, n: int, step: int, state: dict, where: Path) -> dict:
     """Evaluate a toy run on its exact density (no feature network); its eval.json record."""
-    from .train import load_data
+    from .build import load_data
 
     target = load_data(cfg)
     # the target's dimension against the checkpoint's; its parameters are all in the config, checked already
@@ -286,7 +287,7 @@ def _training_data(cfg: Config, state: dict, where: Path) -> ImageData:
 def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: int, features: str, log,
                   feature_kwargs: dict, state: dict, where: Path) -> dict:
     """Evaluate an image run with feature network ``features``; its eval.json record."""
-    from .train import resolve_device
+    from .build import resolve_device
 
     device = resolve_device("auto")
     z_dim = cfg.model.z_dim

@@ -13,14 +13,14 @@ import torch
 
 import gankit.features
 import gankit.memory
-import gankit.sampling
+import gankit.runs
 from gankit.cli import main
 from gankit.config import load_config
 from gankit.data import to_uint8
-from gankit.evaluate import generate
+from gankit.generate import generate
 from gankit.features import Classifier
-from gankit.sampling import load_generator, write_samples
-from gankit.train import train
+from gankit.runs import load_generator, write_samples
+from gankit.training import train
 
 TINY = ["train.steps=2", "train.batch_size=8", "model.g_hidden=8", "model.d_hidden=8", "train.eval_features=",
         "train.progress=false", "train.tensorboard=false"]
@@ -116,12 +116,12 @@ def test_running_out_of_memory_while_sampling_or_evaluating_is_one_line(digits_r
 
     out = tmp_path / "x.npy"
     out.write_bytes(b"old")
-    monkeypatch.setattr(gankit.sampling, "run_generator", boom)
+    monkeypatch.setattr(gankit.runs, "run_generator", boom)
     code, _, err = run(["sample", digits_run, "--n", 20, "--out", out], capsys)
     one_line_error(code, err, "out of memory drawing 20 samples", "choose a smaller --n")
     assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
-    monkeypatch.setattr(gankit.sampling, "evaluate_toy", boom)
-    monkeypatch.setattr(gankit.sampling, "image_evaluator", boom)
+    monkeypatch.setattr(gankit.runs, "evaluate_toy", boom)
+    monkeypatch.setattr(gankit.runs, "image_evaluator", boom)
     for r in (ring_run, digits_run):
         code, _, err = run(["eval", r, "--n", 50], capsys)
         one_line_error(code, err, "out of memory evaluating 50 samples")
@@ -215,14 +215,14 @@ def test_a_full_disk_leaves_the_old_file_and_no_partial_one(digits_run, ring_run
     assert list(tmp_path.iterdir()) == []
     with monkeypatch.context() as m:  # ... and a disk that fills up after the probe fails the write itself
         full_disk(m, tmp_path, room)
-        m.setattr(gankit.sampling, "check_writable", lambda folder: folder)
+        m.setattr(gankit.runs, "check_writable", lambda folder: folder)
         code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
     one_line_error(code, err, f"cannot write samples to {out}: No space left on device")
     assert list(tmp_path.iterdir()) == []  # no 0-byte or partial file, no temporary file
     out.write_bytes(b"old samples")
     with monkeypatch.context() as m:
         full_disk(m, tmp_path, room)
-        m.setattr(gankit.sampling, "check_writable", lambda folder: folder)
+        m.setattr(gankit.runs, "check_writable", lambda folder: folder)
         code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
     assert code == 2 and out.read_bytes() == b"old samples" and list(tmp_path.iterdir()) == [out]
     code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
@@ -231,7 +231,7 @@ def test_a_full_disk_leaves_the_old_file_and_no_partial_one(digits_run, ring_run
 
 
 def test_npy_written_chunk_by_chunk_holds_the_samples_of_one_draw(digits_run, ring_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(gankit.sampling, "generator_chunk", lambda peak: 7)  # 50 samples: 8 chunks
+    monkeypatch.setattr(gankit.runs, "generator_chunk", lambda peak: 7)  # 50 samples: 8 chunks
     for r, n_cls in ((digits_run, 0), (ring_run, 0)):
         G, cfg, n_cls = load_generator(r)
         write_samples(G, cfg, n_cls, 50, 9, tmp_path / "s.npy", truncation=0.8)
@@ -317,7 +317,7 @@ def test_eval_names_its_sample_count_and_features_and_density_is_best_near_1(dig
 
 def test_eval_counts_from_python_and_an_unwritable_eval_json(digits_run, ring_run, tmp_path, capsys):
     from gankit.errors import GankitError
-    from gankit.sampling import evaluate_run
+    from gankit.runs import evaluate_run
 
     with pytest.raises(GankitError, match="integer ≥ 10"):
         evaluate_run(digits_run, n=5)  # the k-NN metrics need more than k = 5 neighbours
@@ -333,7 +333,7 @@ def test_eval_counts_from_python_and_an_unwritable_eval_json(digits_run, ring_ru
 
 def test_image_runs_need_10_evaluation_samples_and_toy_runs_1(digits_run, ring_run, tmp_path, capsys):
     from gankit.errors import GankitError
-    from gankit.sampling import evaluate_run
+    from gankit.runs import evaluate_run
 
     # the k-NN metrics need more than k = 5 neighbours and IS its 10 splits: below 10, one line, nothing written
     for n in (1, 5, 9, 0, -3, np.int64(7), 2.5, True, "20"):
@@ -370,7 +370,7 @@ def test_eval_json_holds_null_for_values_that_are_not_finite(ring_run, tmp_path,
     run_dir = tmp_path / "run"
     shutil.copytree(ring_run, run_dir)
     vals = {"toy/jsd": float("inf"), "toy/high_quality": 0.0, "toy/modes": 0, "toy/kl_uniform": float("nan")}
-    monkeypatch.setattr(gankit.sampling, "evaluate_toy", lambda *a, **k: dict(vals))
+    monkeypatch.setattr(gankit.runs, "evaluate_toy", lambda *a, **k: dict(vals))
     code, out, err = run(["eval", run_dir, "--n", 30, "--json"], capsys)
     assert code == 0, err
     res = strict_json(out)
@@ -465,7 +465,7 @@ def test_sample_draws_the_generator_asked_for(ring_run, tmp_path, capsys):
 
 
 def test_eval_names_the_generator_it_measured(ring_run, tmp_path):
-    from gankit.sampling import evaluate_run
+    from gankit.runs import evaluate_run
 
     out = evaluate_run(ring_run, n=20)
     assert out["generator"] == "G" and "raw" not in out["metrics"]["jsd"]
