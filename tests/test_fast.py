@@ -15,7 +15,7 @@ from gankit.stats import StepSums
 from gankit.nets.layers import maybe_sn
 from gankit.stats import read_jsonl
 from gankit.training import train
-from gankit.training.loop import _nonfinite
+from gankit.training.session import nonfinite
 
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -54,10 +54,10 @@ def test_step_sums_give_interval_means_and_restart():
     assert list(m) == ["a", "b"] and m["a"].item() == 3.0 and m["b"].item() == -3.0
     s.add({"a": torch.tensor(5.0), "b": torch.tensor(0.0)})
     assert s.means()["a"].item() == 5.0  # a new interval
-    assert _nonfinite(s.current(("a", "b"))) is None
+    assert nonfinite(s.current(("a", "b"))) is None
     s.add({"a": torch.tensor(1.0), "b": torch.tensor(math.inf)})
     s.add({"a": torch.tensor(1.0), "b": torch.tensor(0.0)})
-    assert _nonfinite(s.current(("a",))) is None and _nonfinite(s.current(("a", "b"))) == "b"  # an earlier inf persists
+    assert nonfinite(s.current(("a",))) is None and nonfinite(s.current(("a", "b"))) == "b"  # an earlier inf persists
     assert StepSums().means() == {}
 
 
@@ -89,6 +89,7 @@ def test_tensor_learning_rates_follow_the_schedule_in_place_and_save_as_floats()
 def test_an_optimiser_keeps_its_own_kernels_when_loading_another_runs_state():
     """A checkpoint of an eager run must not turn a fast run's fused Adam into the plain one (it
     could not be captured), nor the other way round; the saved moments and steps do load."""
+
     def adam(**kw):
         w = nn.Parameter(torch.ones(3))
         opt = torch.optim.Adam([w], lr=0.1, **kw)
@@ -114,13 +115,22 @@ def _in_step() -> bool:
     return any(f.function == "train_step" for f in inspect.stack(0))
 
 
-@pytest.mark.parametrize("extra", [
-    ["objective.name=nonsaturating", "model.conditional=true", "train.ema_kimg=0.5", "train.augment=color,translation,cutout",
-     "data.hflip=true", "train.lr_schedule=linear"],
-    ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
-    ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
-    ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [
+            "objective.name=nonsaturating",
+            "model.conditional=true",
+            "train.ema_kimg=0.5",
+            "train.augment=color,translation,cutout",
+            "data.hflip=true",
+            "train.lr_schedule=linear",
+        ],
+        ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
+        ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
+        ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
+    ],
+)
 def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):
     """Inside ``train_step`` (what the fast path records in a CUDA graph) no tensor is read by the
     host: every Python-level way to do it raises there. (C++-level reads, such as boolean-mask
@@ -139,9 +149,21 @@ def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):
             return _orig(self, *a, **k)
 
         monkeypatch.setattr(torch.Tensor, name, guard)
-    cfg = load_config("digits", overrides=["train.steps=3", "train.batch_size=4", "train.eval_features=",
-                                           "model.g_hidden=8", "model.d_hidden=8", "model.z_dim=8",
-                                           "train.log_every=2", "train.fast=true", *extra, *QUIET])
+    cfg = load_config(
+        "digits",
+        overrides=[
+            "train.steps=3",
+            "train.batch_size=4",
+            "train.eval_features=",
+            "model.g_hidden=8",
+            "model.d_hidden=8",
+            "model.z_dim=8",
+            "train.log_every=2",
+            "train.fast=true",
+            *extra,
+            *QUIET,
+        ],
+    )
     first_checked = 2 if cfg.train.compile else 1
 
     def arm(step, G, D):
@@ -199,9 +221,15 @@ class _FakeCuda:
                 raise RuntimeError("operation not permitted when stream is capturing")
 
         main = Stream()
-        for name, value in {"Stream": Stream, "CUDAGraph": CUDAGraph, "graph": graph, "current_stream": lambda: main,
-                            "stream": lambda s: contextlib.nullcontext(), "set_stream": lambda s: None,
-                            "synchronize": synchronize}.items():
+        for name, value in {
+            "Stream": Stream,
+            "CUDAGraph": CUDAGraph,
+            "graph": graph,
+            "current_stream": lambda: main,
+            "stream": lambda s: contextlib.nullcontext(),
+            "set_stream": lambda s: None,
+            "synchronize": synchronize,
+        }.items():
             monkeypatch.setattr(torch.cuda, name, value)
 
 
@@ -245,8 +273,14 @@ def test_a_failed_capture_goes_on_eagerly_or_stops_with_one_line(monkeypatch, cu
 
 # --- on a GPU: the step replayed from a CUDA graph -------------------------------------------------
 GRAPH_CASES = [
-    ["objective.name=nonsaturating", "model.conditional=true", "train.ema_kimg=2", "train.augment=translation,cutout",
-     "data.hflip=true", "train.lr_schedule=linear"],
+    [
+        "objective.name=nonsaturating",
+        "model.conditional=true",
+        "train.ema_kimg=2",
+        "train.augment=translation,cutout",
+        "data.hflip=true",
+        "train.lr_schedule=linear",
+    ],
     ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
     ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
     ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
@@ -258,8 +292,19 @@ GRAPH_CASES = [
 def test_cuda_graph_losses_follow_the_eager_fp32_path(extra, tmp_path, capsys):
     losses = {}
     for name, flags in (("fp32", ["train.fast=false"]), ("graph", ["train.fast=true", "train.cuda_graph=true"])):
-        cfg = load_config("digits", overrides=["train.steps=8", "train.batch_size=64", "train.log_every=1",
-                                               "train.eval_features=", "train.device=cuda", *flags, *extra, *QUIET])
+        cfg = load_config(
+            "digits",
+            overrides=[
+                "train.steps=8",
+                "train.batch_size=64",
+                "train.log_every=1",
+                "train.eval_features=",
+                "train.device=cuda",
+                *flags,
+                *extra,
+                *QUIET,
+            ],
+        )
         train(cfg, tmp_path / name)
         losses[name] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / name / "metrics.jsonl")]
     assert "could not be captured" not in capsys.readouterr().err
@@ -270,8 +315,16 @@ def test_cuda_graph_losses_follow_the_eager_fp32_path(extra, tmp_path, capsys):
 
 @cuda
 def test_cuda_graph_run_resumes_and_its_checkpoint_loads_eagerly(tmp_path):
-    base = ["train.steps=12", "train.batch_size=32", "train.eval_features=", "train.device=cuda", "train.ema_kimg=0.5",
-            "train.checkpoint_every=6", "train.lr_schedule=linear", *QUIET]
+    base = [
+        "train.steps=12",
+        "train.batch_size=32",
+        "train.eval_features=",
+        "train.device=cuda",
+        "train.ema_kimg=0.5",
+        "train.checkpoint_every=6",
+        "train.lr_schedule=linear",
+        *QUIET,
+    ]
     cfg = load_config("digits", overrides=base)
     train(cfg, tmp_path / "a", stop_after=6)
     res = train(cfg, tmp_path / "a", resume=True)
@@ -285,9 +338,21 @@ def test_compiled_networks_train_like_eager_ones(tmp_path):
     first steps' losses follow the uncompiled run's, and the checkpoint keeps the parameter names."""
     losses = {}
     for name in ("false", "true"):
-        cfg = load_config("digits", overrides=["train.steps=3", "train.batch_size=8", "train.log_every=1",
-                                               "train.eval_features=", "model.g_hidden=8", "model.d_hidden=8",
-                                               "train.fast=true", f"train.compile={name}", "train.ema_kimg=0.5", *QUIET])
+        cfg = load_config(
+            "digits",
+            overrides=[
+                "train.steps=3",
+                "train.batch_size=8",
+                "train.log_every=1",
+                "train.eval_features=",
+                "model.g_hidden=8",
+                "model.d_hidden=8",
+                "train.fast=true",
+                f"train.compile={name}",
+                "train.ema_kimg=0.5",
+                *QUIET,
+            ],
+        )
         train(cfg, tmp_path / name)
         losses[name] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / name / "metrics.jsonl")]
     assert len(losses["true"]) == 3
@@ -308,9 +373,20 @@ def test_compile_with_a_gradient_penalty_says_why_it_is_off(capsys):
 def test_reuse_fake_runs_g_forward_once_fewer_a_step(reuse, d_steps, calls):
     """Algorithm 1 draws fresh noise for the G step (k + 1 forward passes of G a step); with
     train.reuse_fake the last D step's fake batch serves the G step (k passes), and G still learns."""
-    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=4", "train.eval_features=",
-                                           "model.g_hidden=8", "model.d_hidden=8", f"train.d_steps={d_steps}",
-                                           f"train.reuse_fake={reuse}", "model.conditional=true", *QUIET])
+    cfg = load_config(
+        "digits",
+        overrides=[
+            "train.steps=2",
+            "train.batch_size=4",
+            "train.eval_features=",
+            "model.g_hidden=8",
+            "model.d_hidden=8",
+            f"train.d_steps={d_steps}",
+            f"train.reuse_fake={reuse}",
+            "model.conditional=true",
+            *QUIET,
+        ],
+    )
     forwards = []
 
     def hook_at_start(step, G, D):

@@ -22,11 +22,27 @@ from gankit.training import train
 QUIET = ["train.progress=false", "train.tensorboard=false"]
 CASES = {  # (preset, objective, overrides): toy and images, four objectives, EMA + augmentation on digits
     "ring8-nonsaturating": ("ring8", ["objective.name=nonsaturating", "train.batch_size=64", "train.eval_samples=200"]),
-    "ring8-wgan-gp": ("ring8", ["objective.name=wgan-gp", "train.batch_size=64", "train.d_steps=2",
-                                "train.lr_schedule=linear", "train.eval_samples=200"]),
+    "ring8-wgan-gp": (
+        "ring8",
+        [
+            "objective.name=wgan-gp",
+            "train.batch_size=64",
+            "train.d_steps=2",
+            "train.lr_schedule=linear",
+            "train.eval_samples=200",
+        ],
+    ),
     "digits-nonsaturating": ("digits", ["train.batch_size=16", "train.eval_features=", "model.conditional=true"]),
-    "digits-hinge": ("digits", ["objective.name=hinge", "train.batch_size=16", "train.eval_features=",
-                                "model.spectral_norm=true", "data.hflip=true"]),
+    "digits-hinge": (
+        "digits",
+        [
+            "objective.name=hinge",
+            "train.batch_size=16",
+            "train.eval_features=",
+            "model.spectral_norm=true",
+            "data.hflip=true",
+        ],
+    ),
 }
 
 
@@ -55,8 +71,18 @@ def _assert_identical(a, b):
 def test_stop_and_resume_is_bit_identical_to_one_run(case, tmp_path):
     preset, extra = CASES[case]
     n = 6
-    cfg = load_config(preset, overrides=[f"train.steps={2 * n}", "train.checkpoint_every=4", "train.log_every=2",
-                                         "train.eval_every=5", "train.sample_every=100", *QUIET, *extra])
+    cfg = load_config(
+        preset,
+        overrides=[
+            f"train.steps={2 * n}",
+            "train.checkpoint_every=4",
+            "train.log_every=2",
+            "train.eval_every=5",
+            "train.sample_every=100",
+            *QUIET,
+            *extra,
+        ],
+    )
     once, twice = tmp_path / "once", tmp_path / "twice"
     train(cfg, once)
     first = train(cfg, twice, stop_after=n)
@@ -66,16 +92,27 @@ def test_stop_and_resume_is_bit_identical_to_one_run(case, tmp_path):
     a = load_checkpoint(once / "checkpoints" / "last.pt")
     b = load_checkpoint(twice / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 2 * n
-    _assert_identical({k: a[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")},
-                      {k: b[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")})
+    _assert_identical(
+        {k: a[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")},
+        {k: b[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")},
+    )
     assert a["sched_g"] == b["sched_g"] and a["ema_n"] == b["ema_n"]
     rows_a, rows_b = read_jsonl(once / "metrics.jsonl"), read_jsonl(twice / "metrics.jsonl")
     assert [r["step"] for r in rows_b if r["step"] > n] == [r["step"] for r in rows_a if r["step"] > n]
 
 
 def test_keep_checkpoints_rotates_and_last_is_newest(tmp_path):
-    cfg = load_config("ring8", overrides=["train.steps=10", "train.checkpoint_every=2", "train.keep_checkpoints=2",
-                                          "train.batch_size=32", "train.eval_samples=100", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=10",
+            "train.checkpoint_every=2",
+            "train.keep_checkpoints=2",
+            "train.batch_size=32",
+            "train.eval_samples=100",
+            *QUIET,
+        ],
+    )
     train(cfg, tmp_path / "r")
     ck = tmp_path / "r" / "checkpoints"
     assert sorted(p.name for p in ck.iterdir()) == ["last.pt", "step_000008.pt", "step_000010.pt"]
@@ -85,8 +122,23 @@ def test_keep_checkpoints_rotates_and_last_is_newest(tmp_path):
 def test_resume_cli_extends_a_finished_run(tmp_path, capsys):
     out = tmp_path / "r"
     with pytest.raises(SystemExit) as e:
-        main(["train", "--preset", "ring8", "--set", "train.steps=4", "--set", "train.batch_size=32",
-              "--set", "train.eval_samples=100", "--set", "train.progress=false", "--out", str(out)])
+        main(
+            [
+                "train",
+                "--preset",
+                "ring8",
+                "--set",
+                "train.steps=4",
+                "--set",
+                "train.batch_size=32",
+                "--set",
+                "train.eval_samples=100",
+                "--set",
+                "train.progress=false",
+                "--out",
+                str(out),
+            ]
+        )
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
         main(["resume", str(out)])
@@ -100,8 +152,16 @@ def test_resume_cli_extends_a_finished_run(tmp_path, capsys):
 
 def test_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "r"
-    cfg = load_config("ring8", overrides=["train.steps=30", "train.checkpoint_every=5", "train.batch_size=32",
-                                          "train.eval_samples=100", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=30",
+            "train.checkpoint_every=5",
+            "train.batch_size=32",
+            "train.eval_samples=100",
+            *QUIET,
+        ],
+    )
 
     def poison(step, G, D):  # a blow-up after step 7: one weight of G becomes NaN
         if step == 7:
@@ -122,7 +182,9 @@ class _Boom:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "r"
-    train(load_config("ring8", overrides=["train.steps=4", "train.batch_size=32", "train.eval_samples=100", *QUIET]), out)
+    train(
+        load_config("ring8", overrides=["train.steps=4", "train.batch_size=32", "train.eval_samples=100", *QUIET]), out
+    )
     return out
 
 
@@ -158,7 +220,9 @@ def test_corrupt_checkpoints_are_one_line(finished, damage, capsys):
     try:
         last.write_bytes({"truncated": good[: len(good) // 2], "garbage": os.urandom(500), "empty": b""}[damage])
         code, err = _cli(["resume", str(finished), "--steps", "8"], capsys)
-        assert code == 2 and err.startswith("gankit: error: cannot load checkpoint") and len(err.strip().splitlines()) == 1
+        assert (
+            code == 2 and err.startswith("gankit: error: cannot load checkpoint") and len(err.strip().splitlines()) == 1
+        )
     finally:
         last.write_bytes(good)
 
@@ -178,8 +242,16 @@ def test_a_checkpoint_of_another_config_is_refused(finished, tmp_path, capsys):
 
 def test_a_failed_write_stops_training_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     out = tmp_path / "r"
-    cfg = load_config("ring8", overrides=["train.steps=10", "train.checkpoint_every=4", "train.batch_size=32",
-                                          "train.eval_samples=100", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=10",
+            "train.checkpoint_every=4",
+            "train.batch_size=32",
+            "train.eval_samples=100",
+            *QUIET,
+        ],
+    )
     real_save = torch.save
 
     def full_disk(obj, f, *a, **k):
@@ -197,8 +269,14 @@ def test_a_failed_write_stops_training_and_keeps_the_previous_checkpoint(tmp_pat
 
 def _gankit(*args, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "gankit", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gankit", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 HANG = 600  # seconds: only a hung process takes this long (a limit for the wait, not a speed check)
@@ -213,10 +291,30 @@ def _wait_for_training(p, metrics):
 
 
 def test_sigterm_stops_cleanly_and_resumes_exactly(tmp_path):
-    args = ["--preset", "ring8", "--set", "train.steps=300", "--set", "train.batch_size=16",
-            "--set", "model.g_hidden=32", "--set", "model.d_hidden=32",
-            "--set", "train.checkpoint_every=0", "--set", "train.log_every=1", "--set", "train.eval_every=0",
-            "--set", "train.eval_samples=100", "--set", "train.progress=false", "--set", "train.tensorboard=false"]
+    args = [
+        "--preset",
+        "ring8",
+        "--set",
+        "train.steps=300",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "model.g_hidden=32",
+        "--set",
+        "model.d_hidden=32",
+        "--set",
+        "train.checkpoint_every=0",
+        "--set",
+        "train.log_every=1",
+        "--set",
+        "train.eval_every=0",
+        "--set",
+        "train.eval_samples=100",
+        "--set",
+        "train.progress=false",
+        "--set",
+        "train.tensorboard=false",
+    ]
     ref = _gankit("train", *args, "--out", str(tmp_path / "ref"))
     p = _gankit("train", *args, "--out", str(tmp_path / "r"))
     _wait_for_training(p, tmp_path / "r" / "metrics.jsonl")
@@ -235,11 +333,34 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
     """20 kills with SIGKILL at random moments across 4 runs (5 each), every one resumed; each run
     finishes bit-identical to an uninterrupted one; every checkpoint on disk loads at every moment."""
     every, steps = 5, 120
-    args = ["--preset", "ring8", "--set", f"train.steps={steps}", "--set", "train.batch_size=16",
-            "--set", "model.g_hidden=32", "--set", "model.d_hidden=32",
-            "--set", f"train.checkpoint_every={every}", "--set", "train.keep_checkpoints=2",
-            "--set", "train.log_every=1", "--set", "train.eval_every=0", "--set", "train.eval_samples=50",
-            "--set", "train.sample_every=0", "--set", "train.progress=false", "--set", "train.tensorboard=false"]
+    args = [
+        "--preset",
+        "ring8",
+        "--set",
+        f"train.steps={steps}",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "model.g_hidden=32",
+        "--set",
+        "model.d_hidden=32",
+        "--set",
+        f"train.checkpoint_every={every}",
+        "--set",
+        "train.keep_checkpoints=2",
+        "--set",
+        "train.log_every=1",
+        "--set",
+        "train.eval_every=0",
+        "--set",
+        "train.eval_samples=50",
+        "--set",
+        "train.sample_every=0",
+        "--set",
+        "train.progress=false",
+        "--set",
+        "train.tensorboard=false",
+    ]
     rng = random.Random(0)
     ref = tmp_path / "ref"
     assert _gankit("train", *args, "--out", str(ref)).wait(300) == 0
@@ -260,7 +381,11 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
             reached = max((row["step"] for row in rows), default=0)
             for f in (run / "checkpoints").glob("*.pt"):  # no checkpoint file is ever unreadable
                 load_checkpoint(f)
-            saved = load_checkpoint(run / "checkpoints" / "last.pt")["step"] if (run / "checkpoints" / "last.pt").exists() else 0
+            saved = (
+                load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+                if (run / "checkpoints" / "last.pt").exists()
+                else 0
+            )
             assert reached - saved <= every, f"lost {reached - saved} steps"
             if saved == 0:  # killed before the first checkpoint: start the run again
                 import shutil
@@ -271,7 +396,10 @@ def test_sigkill_at_random_moments_never_loses_more_than_one_interval(tmp_path):
                 break
             else:
                 cmd = ["resume", str(run)]
-        if not (run / "checkpoints" / "last.pt").exists() or load_checkpoint(run / "checkpoints" / "last.pt")["step"] < steps:
+        if (
+            not (run / "checkpoints" / "last.pt").exists()
+            or load_checkpoint(run / "checkpoints" / "last.pt")["step"] < steps
+        ):
             assert _gankit(*cmd).wait(300) == 0
         done = load_checkpoint(run / "checkpoints" / "last.pt")
         assert done["step"] == steps
@@ -287,14 +415,37 @@ def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
         for c in ("a", "b"):
             (root / c).mkdir(parents=True)
             for i in range(4):
-                Image.fromarray(torch.randint(0, 256, (size, size), dtype=torch.uint8).numpy()).save(root / c / f"{i}.png")
+                Image.fromarray(torch.randint(0, 256, (size, size), dtype=torch.uint8).numpy()).save(
+                    root / c / f"{i}.png"
+                )
         return root
 
     small = folder(8)
     out = tmp_path / "r"
-    code, err = _cli(["train", "--preset", "digits", "--set", "data.name=imagefolder", "--set", f"data.root={small}",
-                      "--set", "data.resolution=null", "--set", "train.steps=2", "--set", "train.batch_size=4",
-                      "--set", "train.eval_features=", "--set", "train.progress=false", "--out", str(out)], capsys)
+    code, err = _cli(
+        [
+            "train",
+            "--preset",
+            "digits",
+            "--set",
+            "data.name=imagefolder",
+            "--set",
+            f"data.root={small}",
+            "--set",
+            "data.resolution=null",
+            "--set",
+            "train.steps=2",
+            "--set",
+            "train.batch_size=4",
+            "--set",
+            "train.eval_features=",
+            "--set",
+            "train.progress=false",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0, err
     import shutil
 
@@ -305,12 +456,12 @@ def test_a_dataset_of_another_shape_is_refused_on_resume(tmp_path, capsys):
 
 
 def test_a_second_signal_stops_at_once():
-    from gankit.training.loop import _StopSignals
+    from gankit.training import StopSignals
 
     # a known starting handler: a background job (CI) may inherit SIGINT as ignored
     outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with _StopSignals(active=True) as stops:
+        with StopSignals(active=True) as stops:
             os.kill(os.getpid(), signal.SIGINT)
             assert stops.received == signal.SIGINT  # the first only asks for a clean stop
             with pytest.raises(KeyboardInterrupt):
@@ -322,14 +473,36 @@ def test_a_second_signal_stops_at_once():
 
 # --- one process per run directory; resume overrides; what a failure leaves ---------------------------
 
-SMALL = ["--set", "train.batch_size=16", "--set", "model.g_hidden=16", "--set", "model.d_hidden=16",
-         "--set", "train.eval_samples=50", "--set", "train.progress=false", "--set", "train.tensorboard=false"]
+SMALL = [
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "model.g_hidden=16",
+    "--set",
+    "model.d_hidden=16",
+    "--set",
+    "train.eval_samples=50",
+    "--set",
+    "train.progress=false",
+    "--set",
+    "train.tensorboard=false",
+]
 
 
 def test_two_trainings_started_together_into_one_directory(tmp_path):
     out = tmp_path / "r"
-    args = ["train", "--preset", "ring8", "--set", "train.steps=150", "--set", "train.log_every=1", *SMALL,
-            "--out", str(out)]
+    args = [
+        "train",
+        "--preset",
+        "ring8",
+        "--set",
+        "train.steps=150",
+        "--set",
+        "train.log_every=1",
+        *SMALL,
+        "--out",
+        str(out),
+    ]
     procs = [_gankit(*args) for _ in range(2)]
     codes = [p.wait(HANG) for p in procs]
     errs = [p.stderr.read() for p in procs]
@@ -345,8 +518,10 @@ def test_a_run_in_use_is_refused_to_resume_and_to_train(finished, capsys):
 
     before = (finished / "metrics.jsonl").read_text()
     with RunLock(finished):  # as a running `gankit train` or `gankit resume` holds it
-        for args in (["resume", str(finished), "--steps", "8"],
-                     ["train", "--preset", "ring8", "--set", "train.steps=2", "--out", str(finished)]):
+        for args in (
+            ["resume", str(finished), "--steps", "8"],
+            ["train", "--preset", "ring8", "--set", "train.steps=2", "--out", str(finished)],
+        ):
             code, err = _cli(args, capsys)
             assert code == 2 and len(err.strip().splitlines()) == 1
             assert "in use by another gankit process" in err or "not empty" in err
@@ -356,11 +531,37 @@ def test_a_run_in_use_is_refused_to_resume_and_to_train(finished, capsys):
 @pytest.mark.parametrize("schedule", ["constant", "linear"])
 def test_resume_overrides_of_the_optimiser_take_effect(tmp_path, capsys, schedule):
     out = tmp_path / "r"
-    code, err = _cli(["train", "--preset", "ring8", "--set", "train.steps=4", "--set", f"train.lr_schedule={schedule}",
-                      *SMALL, "--out", str(out)], capsys)
+    code, err = _cli(
+        [
+            "train",
+            "--preset",
+            "ring8",
+            "--set",
+            "train.steps=4",
+            "--set",
+            f"train.lr_schedule={schedule}",
+            *SMALL,
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0, err
-    code, err = _cli(["resume", str(out), "--steps", "8", "--set", "train.lr_g=0.001", "--set", "train.beta1=0.25",
-                      "--set", "train.lr_d=0.003"], capsys)
+    code, err = _cli(
+        [
+            "resume",
+            str(out),
+            "--steps",
+            "8",
+            "--set",
+            "train.lr_g=0.001",
+            "--set",
+            "train.beta1=0.25",
+            "--set",
+            "train.lr_d=0.003",
+        ],
+        capsys,
+    )
     assert code == 0, err
     state = load_checkpoint(out / "checkpoints" / "last.pt")
     factor = 1.0 if schedule == "constant" else 1 - 8 / 8  # LambdaLR after the 8th step of 8
@@ -380,8 +581,16 @@ def test_resume_refuses_another_seed(finished, capsys):
 
 
 def test_divergence_before_the_first_checkpoint_names_no_checkpoint(tmp_path):
-    cfg = load_config("ring8", overrides=["train.steps=30", "train.checkpoint_every=10", "train.batch_size=32",
-                                          "train.eval_samples=100", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=30",
+            "train.checkpoint_every=10",
+            "train.batch_size=32",
+            "train.eval_samples=100",
+            *QUIET,
+        ],
+    )
 
     def poison(step, G, D):
         if step == 2:
@@ -393,18 +602,29 @@ def test_divergence_before_the_first_checkpoint_names_no_checkpoint(tmp_path):
     assert not (tmp_path / "r" / "checkpoints" / "last.pt").exists()
 
 
-@pytest.mark.parametrize("failure", [MemoryError, lambda: OSError(28, "No space left on device"),
-                                     lambda: GankitError("feature network broke")])
+@pytest.mark.parametrize(
+    "failure",
+    [MemoryError, lambda: OSError(28, "No space left on device"), lambda: GankitError("feature network broke")],
+)
 def test_a_failing_final_evaluation_never_costs_the_weights(tmp_path, monkeypatch, failure):
-    import gankit.training.loop
+    import gankit.evaluate
 
-    cfg = load_config("ring8", overrides=["train.steps=6", "train.checkpoint_every=4", "train.eval_every=0",
-                                          "train.batch_size=32", "train.eval_samples=100", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=6",
+            "train.checkpoint_every=4",
+            "train.eval_every=0",
+            "train.batch_size=32",
+            "train.eval_samples=100",
+            *QUIET,
+        ],
+    )
 
     def broken(*a, **k):
         raise failure()
 
-    monkeypatch.setattr(gankit.training.loop, "evaluate_toy", broken)
+    monkeypatch.setattr(gankit.evaluate, "evaluate_toy", broken)
     with pytest.raises(GankitError, match="at step 6; the checkpoint of step 6 is written") as e:
         train(cfg, tmp_path / "r")
     assert "\n" not in str(e.value)
@@ -424,28 +644,45 @@ def test_a_run_resumes_only_on_its_own_data(tmp_path, capsys):
     from gankit.data import ImageData
 
     g = torch.Generator().manual_seed(0)
-    mine = ImageData(torch.randint(0, 256, (40, 1, 16, 16), dtype=torch.uint8, generator=g),
-                     torch.randint(0, 10, (40,), generator=g), 10, "mine")
-    cfg = load_config("digits", overrides=["train.steps=2", "train.batch_size=8", "train.eval_features=",
-                                           "model.g_hidden=8", "model.d_hidden=8", *QUIET])
+    mine = ImageData(
+        torch.randint(0, 256, (40, 1, 16, 16), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (40,), generator=g),
+        10,
+        "mine",
+    )
+    cfg = load_config(
+        "digits",
+        overrides=[
+            "train.steps=2",
+            "train.batch_size=8",
+            "train.eval_features=",
+            "model.g_hidden=8",
+            "model.d_hidden=8",
+            *QUIET,
+        ],
+    )
     out = tmp_path / "r"
     train(cfg, out, data=mine)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["data"]["name"] == "mine"
     code, err = _cli(["resume", str(out), "--steps", "4"], capsys)  # config.yaml says digits
     assert code == 2 and "was trained on other data ('mine', fingerprint" in err
     assert len(err.strip().splitlines()) == 1
-    res = train(read_config(out / "config.yaml").model_copy(update={"train": cfg.train.model_copy(update={"steps": 4})}),
-                out, resume=True, data=mine)  # on its own data it goes on
+    res = train(
+        read_config(out / "config.yaml").model_copy(update={"train": cfg.train.model_copy(update={"steps": 4})}),
+        out,
+        resume=True,
+        data=mine,
+    )  # on its own data it goes on
     assert res.step == 4
 
 
 def test_a_second_sigterm_stops_at_once_with_sigterms_code():
     from gankit.errors import StopNow
-    from gankit.training.loop import _StopSignals
+    from gankit.training import StopSignals
 
     outer = signal.getsignal(signal.SIGTERM)
     try:
-        with _StopSignals(active=True) as stops:
+        with StopSignals(active=True) as stops:
             os.kill(os.getpid(), signal.SIGTERM)
             assert stops.received == signal.SIGTERM
             with pytest.raises(StopNow) as e:
@@ -481,11 +718,14 @@ def test_a_damaged_optimiser_state_is_refused_before_training(finished, tmp_path
 def test_a_longer_resumed_run_follows_the_new_schedule_from_its_next_step(tmp_path):
     """Linear decay: the update after step s uses lr·(1 − s/steps). Resumed at step 3 with a new
     total of 6, step 4 must use lr·(1 − 3/6), as the 6-step run does, not the 3-step run's 0."""
-    cfg = load_config("ring8", overrides=["train.steps=3", "train.lr_schedule=linear", "train.batch_size=16",
-                                          "train.eval_samples=50", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=["train.steps=3", "train.lr_schedule=linear", "train.batch_size=16", "train.eval_samples=50", *QUIET],
+    )
     train(cfg, tmp_path / "r")
-    six = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 6, "checkpoint_every": 1,
-                                                                         "keep_checkpoints": 10})})
+    six = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"steps": 6, "checkpoint_every": 1, "keep_checkpoints": 10})}
+    )
     train(six, tmp_path / "r", resume=True)
     for step in (4, 5, 6):  # the rate a checkpoint holds is the one the next update will use
         state = load_checkpoint(tmp_path / "r" / "checkpoints" / f"step_{step:06d}.pt")
@@ -499,8 +739,17 @@ def test_steps_given_twice_on_resume_is_refused(finished, capsys):
 
 def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(tmp_path, capsys):
     out = tmp_path / "r"
-    cfg = load_config("ring8", overrides=["train.steps=30", "train.checkpoint_every=10", "train.batch_size=16",
-                                          "train.eval_samples=50", "train.log_every=1", *QUIET])
+    cfg = load_config(
+        "ring8",
+        overrides=[
+            "train.steps=30",
+            "train.checkpoint_every=10",
+            "train.batch_size=16",
+            "train.eval_samples=50",
+            "train.log_every=1",
+            *QUIET,
+        ],
+    )
 
     def poison(step, G, D):
         if step == 2:
@@ -512,7 +761,9 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(tmp_path
     assert (out / "config.yaml").is_file() and not (out / "checkpoints" / "last.pt").exists()
     code, err = _cli(["resume", str(out)], capsys)
     assert code == 2 and "has no checkpoint: it stopped before its first one" in err
-    code, err = _cli(["train", "--config", str(out / "config.yaml"), "--set", "train.steps=4", "--out", str(out)], capsys)
+    code, err = _cli(
+        ["train", "--config", str(out / "config.yaml"), "--set", "train.steps=4", "--out", str(out)], capsys
+    )
     assert code == 0, err
     assert "never reached its first checkpoint" in err
     assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == list(range(1, 5))  # the old rows are gone
@@ -533,10 +784,29 @@ def test_an_ema_asked_for_on_resume_starts_from_g(finished, tmp_path, capsys):
 
 def test_a_stderr_that_cannot_be_written_does_not_stop_training(tmp_path):
     with open("/dev/full", "w") as full:
-        sets = ["train.batch_size=16", "model.g_hidden=16", "model.d_hidden=16", "train.eval_samples=50",
-                "train.steps=30", "train.progress=true"]  # progress lines and the final summary all fail to write
-        p = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "ring8",
-                            *(x for a in sets for x in ("--set", a)), "--out", str(tmp_path / "r")],
-                           stderr=full, stdout=subprocess.DEVNULL, timeout=HANG)
+        sets = [
+            "train.batch_size=16",
+            "model.g_hidden=16",
+            "model.d_hidden=16",
+            "train.eval_samples=50",
+            "train.steps=30",
+            "train.progress=true",
+        ]  # progress lines and the final summary all fail to write
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gankit",
+                "train",
+                "--preset",
+                "ring8",
+                *(x for a in sets for x in ("--set", a)),
+                "--out",
+                str(tmp_path / "r"),
+            ],
+            stderr=full,
+            stdout=subprocess.DEVNULL,
+            timeout=HANG,
+        )
     assert p.returncode == 0
     assert load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["step"] == 30

@@ -1,7 +1,9 @@
 """Checkpoints: one mapping, written atomically, loaded without unpickling arbitrary objects.
 
 A checkpoint holds the networks, the optimisers, the step, the RNG states and the resolved
-config (as plain data). It is written to a temporary file in the same folder, flushed and
+config (as plain data); :mod:`gankit.training.state` says exactly what, and writes and restores it.
+Its ``format`` names the layout: an older one is migrated on load (:func:`migrate`), a newer one
+refused with one line, so that no checkpoint is ever misread. It is written to a temporary file in the same folder, flushed and
 fsynced, then renamed over the target, so a crash leaves either the old file or the new one,
 never a torn one. Loading uses ``torch.load(weights_only=True)``, which refuses any pickle
 that would build objects other than tensors and plain containers.
@@ -20,10 +22,25 @@ import torch
 from .errors import GankitError, refusal
 from .files import fsync_dir, write_atomic
 
-__all__ = ["save_checkpoint", "save_rotating", "remove_partial_writes", "load_checkpoint", "rng_state",
-           "set_rng_state", "check_training_state", "check_compatible", "check_resumable", "refusal", "LAST"]
+__all__ = [
+    "save_checkpoint",
+    "save_rotating",
+    "remove_partial_writes",
+    "load_checkpoint",
+    "rng_state",
+    "set_rng_state",
+    "check_training_state",
+    "check_compatible",
+    "migrate",
+    "refusal",
+    "LAST",
+    "CHECKPOINT_FORMAT",
+]
 
 LAST = "last.pt"
+# The layout of a training checkpoint. 1: no "format" key (written before formats were numbered; the
+# same fields as 2). 2: "format" added. A field added later gets a new number and a migration step.
+CHECKPOINT_FORMAT = 2
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
@@ -52,8 +69,11 @@ def save_rotating(state: dict[str, Any], folder: str | Path, step: int, keep: in
     try:
         save_checkpoint(state, path)
     except GankitError as e:
-        kept = (f"the previous checkpoint {folder / LAST} is intact" if (folder / LAST).is_file()
-                else "no checkpoint of this run has been written yet")
+        kept = (
+            f"the previous checkpoint {folder / LAST} is intact"
+            if (folder / LAST).is_file()
+            else "no checkpoint of this run has been written yet"
+        )
         raise GankitError(f"{e}; {kept}") from None
     tmp = folder / f".{LAST}.link.tmp"
     tmp.unlink(missing_ok=True)
@@ -76,8 +96,9 @@ def remove_partial_writes(folder: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    required: tuple[str, ...] | None = None) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", required: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """Read a checkpoint with weights-only unpickling; any problem is one GankitError line.
 
     ``required``: keys the mapping must have; by default it must be a training checkpoint, whose
@@ -95,7 +116,25 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     if not isinstance(state, dict) or any(k not in state for k in keys):
         raise GankitError(f"cannot load checkpoint {path}: not a gankit checkpoint")
     if required is None:
+        state = migrate(state, path)
         check_training_state(state, path)
+    return state
+
+
+def migrate(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """A training checkpoint in the current format (:data:`CHECKPOINT_FORMAT`): an older format is
+    brought up to it field by field; a newer one (written by a later gankit) or a format that is not
+    a whole number is one GankitError line, never a guess."""
+    fmt = state.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise GankitError(f"checkpoint {path} is damaged: its format is {fmt!r}, not a version number")
+    if fmt > CHECKPOINT_FORMAT:
+        raise GankitError(
+            f"checkpoint {path} has format {fmt}, newer than this gankit reads ({CHECKPOINT_FORMAT}); "
+            "open it with the gankit that wrote it, or upgrade gankit"
+        )
+    if fmt == 1:  # format 1 holds the fields of format 2 without the version
+        state = {**state, "format": 2}
     return state
 
 
@@ -110,8 +149,13 @@ def _weights(v: Any) -> bool:
     """A state dict as gankit writes one: names to dense tensors of real numbers (no complex or sparse
     tensor, which would slip past the finiteness check or fail inside torch)."""
     return isinstance(v, dict) and all(
-        isinstance(k, str) and torch.is_tensor(t) and t.layout == torch.strided and not t.is_complex()
-        and not t.is_quantized for k, t in v.items())
+        isinstance(k, str)
+        and torch.is_tensor(t)
+        and t.layout == torch.strided
+        and not t.is_complex()
+        and not t.is_quantized
+        for k, t in v.items()
+    )
 
 
 def _sections(v: Any) -> bool:
@@ -128,8 +172,11 @@ def check_training_state(state: dict[str, Any], path: str | Path) -> None:
         "num_classes": _is_int(state.get("num_classes"), 0),
         "data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3) and all(_is_int(d, 1) for d in shape),
         "config": _sections(state.get("config")),
-        "data": state.get("data") is None or (isinstance(state["data"], dict) and all(
-            isinstance(state["data"].get(k), (str, type(None))) for k in ("name", "fingerprint"))),
+        "data": state.get("data") is None
+        or (
+            isinstance(state["data"], dict)
+            and all(isinstance(state["data"].get(k), (str, type(None))) for k in ("name", "fingerprint"))
+        ),
         "G": _weights(state.get("G")),
         "D": _weights(state.get("D")),
         "G_ema": state.get("G_ema") is None or _weights(state.get("G_ema")),
@@ -137,13 +184,17 @@ def check_training_state(state: dict[str, Any], path: str | Path) -> None:
     }
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
-        raise GankitError(f"checkpoint {path} is damaged: field {bad[0]!r} has the wrong type or value "
-                          f"({type(state.get(bad[0])).__name__}); it is not a usable gankit checkpoint")
+        raise GankitError(
+            f"checkpoint {path} is damaged: field {bad[0]!r} has the wrong type or value "
+            f"({type(state.get(bad[0])).__name__}); it is not a usable gankit checkpoint"
+        )
     for net in ("G", "G_ema", "D"):
         for name, t in (state.get(net) or {}).items():
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                raise GankitError(f"checkpoint {path} holds non-finite weights ({net}.{name}); "
-                                  "it is not usable (training had diverged)")
+                raise GankitError(
+                    f"checkpoint {path} holds non-finite weights ({net}.{name}); "
+                    "it is not usable (training had diverged)"
+                )
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -158,40 +209,44 @@ def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_compatible(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[int, ...], n_cls: int, where: Path,
-                     fp: str | None = None, use: str = "resume it") -> None:
+def check_compatible(
+    state: dict[str, Any],
+    cfg: dict[str, Any],
+    shape: tuple[int, ...],
+    n_cls: int,
+    where: Path,
+    fp: str | None = None,
+    use: str = "resume it",
+) -> None:
     """One clear line when a checkpoint (checked by :func:`check_training_state`) does not belong to
     the config ``cfg`` (resolved, as plain data) and the data it loads now: its data, model and
     objective sections, the shape and class count of the data, and (``fp``, the data's
     :func:`gankit.data.fingerprint`; None for toy targets, whose config says it all) the images
     themselves. ``use``: what the line tells the user to do with its own config.yaml."""
     saved = state["config"]
-    bad = [k for sec in ("data", "model", "objective")
-           for k in _diff({sec: saved.get(sec) if isinstance(saved.get(sec), dict) else {}}, {sec: cfg[sec]})]
+    bad = [
+        k
+        for sec in ("data", "model", "objective")
+        for k in _diff({sec: saved.get(sec) if isinstance(saved.get(sec), dict) else {}}, {sec: cfg[sec]})
+    ]
     if bad:
-        raise GankitError(f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
-                          f"{use} with its own config.yaml")
+        raise GankitError(
+            f"checkpoint {where} was written with another config ({', '.join(bad[:4])} differ); "
+            f"{use} with its own config.yaml"
+        )
     if list(state["data_shape"]) != list(shape) or state["num_classes"] != n_cls:
-        raise GankitError(f"checkpoint {where} was trained on data of shape {state['data_shape']} with "
-                          f"{state['num_classes']} classes, but {cfg['data']['name']} now gives {list(shape)} "
-                          f"with {n_cls}")
+        raise GankitError(
+            f"checkpoint {where} was trained on data of shape {state['data_shape']} with "
+            f"{state['num_classes']} classes, but {cfg['data']['name']} now gives {list(shape)} "
+            f"with {n_cls}"
+        )
     saved_data = state.get("data") or {}
     if fp is not None and saved_data.get("fingerprint") not in (None, fp):
-        raise GankitError(f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
-                          f"{saved_data['fingerprint']}) than {cfg['data']['name']} gives now (fingerprint {fp}); "
-                          f"{use} on its own data" + (" (from Python: pass data=...)" if use == "resume it" else ""))
-
-
-def check_resumable(state: dict[str, Any], cfg: dict[str, Any], shape: tuple[int, ...], n_cls: int, where: Path,
-                    fp: str | None = None) -> None:
-    """:func:`check_compatible`, and the seed: a resumed run goes on with the checkpoint's random stream."""
-    check_compatible(state, cfg, shape, n_cls, where, fp)
-    saved = state["config"].get("train") if isinstance(state["config"].get("train"), dict) else {}
-    if saved.get("seed", cfg["train"]["seed"]) != cfg["train"]["seed"]:
-        raise GankitError(f"train.seed cannot change on resume: the random stream goes on from the state saved in "
-                          f"{where} (seed {saved['seed']})")
-    if state["step"] < 1:
-        raise GankitError(f"checkpoint {where} has no step count")
+        raise GankitError(
+            f"checkpoint {where} was trained on other data ({saved_data.get('name')!r}, fingerprint "
+            f"{saved_data['fingerprint']}) than {cfg['data']['name']} gives now (fingerprint {fp}); "
+            f"{use} on its own data" + (" (from Python: pass data=...)" if use == "resume it" else "")
+        )
 
 
 def rng_state() -> dict[str, Any]:

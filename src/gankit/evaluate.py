@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .config import MIN_EVAL_SAMPLES, Config
 from .errors import GankitError
 from .data import ImageData, load_splits
@@ -23,18 +24,47 @@ from .distributions import GaussianMixture
 from .files import write_atomic
 from .features import FEATURE_DIMS, FeatureNet, cache_dir, content_digest, data_hash, get_feature_net
 from .generate import GEN_CHUNK_BYTES, generate, sample_uint8
-from .metrics import (density_coverage, frechet_distance, gaussian_stats, inception_score, kernel_distance,
-                      precision_recall)
+from .metrics import (
+    density_coverage,
+    frechet_distance,
+    gaussian_stats,
+    inception_score,
+    kernel_distance,
+    precision_recall,
+)
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
 from .exact import pushforward_masses_1d
 
-__all__ = ["evaluate_toy", "IMAGE_METRICS", "feature_metrics", "ImageEvaluator", "image_evaluator", "eval_bytes",
-           "floor_problem", "reference_problem", "toy_record", "image_record", "with_generators", "json_number",
-           "floor_bounds", "reference_digest", "floor_digest"]
+__all__ = [
+    "evaluate_toy",
+    "IMAGE_METRICS",
+    "feature_metrics",
+    "ImageEvaluator",
+    "image_evaluator",
+    "eval_bytes",
+    "floor_problem",
+    "reference_problem",
+    "toy_record",
+    "image_record",
+    "with_generators",
+    "json_number",
+    "floor_bounds",
+    "reference_digest",
+    "floor_digest",
+    "TrainingEvaluation",
+    "training_evaluation",
+]
 
 
-def eval_bytes(n: int, z_dim: int, shape: tuple[int, ...], features: str = "inception", classes: int = 1008,
-               modes: int = 25, chunk_bytes: int = GEN_CHUNK_BYTES) -> int:
+def eval_bytes(
+    n: int,
+    z_dim: int,
+    shape: tuple[int, ...],
+    features: str = "inception",
+    classes: int = 1008,
+    modes: int = 25,
+    chunk_bytes: int = GEN_CHUNK_BYTES,
+) -> int:
     """About the most memory an evaluation of n samples holds at once (what ``gankit eval --n`` and
     train.eval_samples must fit in); ``chunk_bytes``: G's working chunk (see :func:`generator_chunk`).
 
@@ -109,11 +139,21 @@ def toy_record(vals: dict[str, float], n: int, step: int) -> dict:
     """The eval.json record of a toy run's exact-density metrics (``vals`` from :func:`evaluate_toy`, the
     mode statistics on n samples): no feature network and no floor, since p_data is known exactly. A value
     that is not a finite number (kl_uniform when no sample is high-quality) is None (:func:`json_number`)."""
-    return {"features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": step,
-            "split": "exact target",
-            "metrics": {k.split("/")[1]: {"value": json_number(v), "floor": None,
-                                          "better": "higher" if k.endswith(("high_quality", "modes")) else "lower"}
-                        for k, v in vals.items()}}
+    return {
+        "features": "none",
+        "features_info": "exact densities (no feature network)",
+        "n": n,
+        "step": step,
+        "split": "exact target",
+        "metrics": {
+            k.split("/")[1]: {
+                "value": json_number(v),
+                "floor": None,
+                "better": "higher" if k.endswith(("high_quality", "modes")) else "lower",
+            }
+            for k, v in vals.items()
+        },
+    }
 
 
 def with_generators(record: dict, generator: str, raw: dict[str, float] | None = None) -> dict:
@@ -132,8 +172,15 @@ def with_generators(record: dict, generator: str, raw: dict[str, float] | None =
 #: (1/kM) Σ_j Σ_i 1[Y_j ∈ B(X_i, NND_k(X_i))], whose expectation is 1 when the fakes Y follow the real
 #: distribution; above 1 means samples crowd around real points (less diversity), below 1 that they
 #: stray from them. So its ideal, like its floor, is 1.
-IMAGE_METRICS = {"fid": "lower", "kid": "lower", "is": "higher", "precision": "higher", "recall": "higher",
-                 "density": "near 1", "coverage": "higher"}
+IMAGE_METRICS = {
+    "fid": "lower",
+    "kid": "lower",
+    "is": "higher",
+    "precision": "higher",
+    "recall": "higher",
+    "density": "near 1",
+    "coverage": "higher",
+}
 REF_SUBSET = 10000  # reference points kept for KID and the k-NN metrics (FID's μ, Σ use all of them)
 
 
@@ -148,7 +195,10 @@ def feature_metrics(ref: dict[str, np.ndarray], feats: np.ndarray, probs: np.nda
         "fid": frechet_distance(ref["mu"], ref["sigma"], mu, sigma),
         "kid": kernel_distance(ref["feats"], feats)[0],
         "is": inception_score(probs)[0],
-        "precision": precision, "recall": recall, "density": density, "coverage": coverage,
+        "precision": precision,
+        "recall": recall,
+        "density": density,
+        "coverage": coverage,
     }
 
 
@@ -166,8 +216,9 @@ class ImageEvaluator:
     n_floor: int
     split: str
 
-    def __call__(self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
-                 chunk: int = 65536) -> dict[str, float]:
+    def __call__(
+        self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777, chunk: int = 65536
+    ) -> dict[str, float]:
         """The metrics of n samples of G (see :func:`sample_uint8`)."""
         return self.measure(sample_uint8(G, z_dim, num_classes, n, seed, chunk=chunk))
 
@@ -181,10 +232,17 @@ def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int
     naming the feature network and the split: ``{"features", "features_info", "n", "step", "split",
     "metrics": {name: {"value", "floor", "better"}}}``. A value that is not a finite number is None
     (:func:`json_number`), so the record is valid JSON."""
-    return {"features": ev.net.name, "features_info": ev.net.info, "n": n, "step": step,
-            "split": f"{data_name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
-            "metrics": {k: {"value": json_number(v), "floor": json_number(ev.floor[k]), "better": IMAGE_METRICS[k]}
-                        for k, v in vals.items()}}
+    return {
+        "features": ev.net.name,
+        "features_info": ev.net.info,
+        "n": n,
+        "step": step,
+        "split": f"{data_name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
+        "metrics": {
+            k: {"value": json_number(v), "floor": json_number(ev.floor[k]), "better": IMAGE_METRICS[k]}
+            for k, v in vals.items()
+        },
+    }
 
 
 def _say(log: Callable[[str], None] | None, line: str) -> None:
@@ -213,8 +271,9 @@ def _as_real(v) -> float | None:
         return None
 
 
-def floor_bounds(ref: dict[str, np.ndarray] | None = None, n_floor: int | None = None,
-                 classes: int | None = None) -> dict[str, tuple[float, float]]:
+def floor_bounds(
+    ref: dict[str, np.ndarray] | None = None, n_floor: int | None = None, classes: int | None = None
+) -> dict[str, tuple[float, float]]:
     """The range each floor metric can take, from its math (``ref``: the reference statistics the floor
     was measured against, ``n_floor`` held-out images, ``classes`` K of the feature network):
 
@@ -232,8 +291,15 @@ def floor_bounds(ref: dict[str, np.ndarray] | None = None, n_floor: int | None =
       Schwarz) bounds (A + B) too, and the bound holds while no held-out diagonal exceeds the reference's.
     """
     big = math.inf
-    b = {"fid": (0.0, big), "kid": (-big, big), "is": (1 - 1e-9, big), "precision": (0.0, 1.0),
-         "recall": (0.0, 1.0), "density": (0.0, big), "coverage": (0.0, 1.0)}
+    b = {
+        "fid": (0.0, big),
+        "kid": (-big, big),
+        "is": (1 - 1e-9, big),
+        "precision": (0.0, 1.0),
+        "recall": (0.0, 1.0),
+        "density": (0.0, big),
+        "coverage": (0.0, 1.0),
+    }
     if classes:
         b["is"] = (1 - 1e-9, classes * (1 + 1e-9))
     if ref is not None and n_floor:
@@ -310,13 +376,16 @@ def _sigma_problem(mu: np.ndarray, sigma: np.ndarray, feats: np.ndarray) -> str 
             tr_f, tr_s = float(feats.var(axis=0, ddof=1).sum()), float(np.trace(sigma))
             off = float(np.square(feats.mean(axis=0) - mu).sum())
         if not (tr_f <= 2 * tr_s + 1e-12 and tr_s <= 2 * tr_f + 1e-12 and off <= tr_s + 1e-12):
-            return (f"mu and sigma do not fit the reference features (variance {tr_f:.6g} against tr sigma "
-                    f"{tr_s:.6g}, squared distance of the means {off:.6g})")
+            return (
+                f"mu and sigma do not fit the reference features (variance {tr_f:.6g} against tr sigma "
+                f"{tr_s:.6g}, squared distance of the means {off:.6g})"
+            )
     return None
 
 
-def reference_problem(ref: dict[str, np.ndarray], dim: int | None, m: int | None,
-                      name: str | None = None) -> str | None:
+def reference_problem(
+    ref: dict[str, np.ndarray], dim: int | None, m: int | None, name: str | None = None
+) -> str | None:
     """Why cached reference statistics cannot be used (None when they can): ``mu`` [D], ``sigma``
     [D, D], ``feats`` [M, D], real finite numbers, D = ``dim`` and M = ``m`` when given; with the entry's
     file ``name``, ``ref["digest"]`` must be :func:`reference_digest` of the content; Σ symmetric positive
@@ -341,12 +410,13 @@ def reference_problem(ref: dict[str, np.ndarray], dim: int | None, m: int | None
     return _sigma_problem(mu.astype(np.float64), sigma.astype(np.float64), feats.astype(np.float64))
 
 
-def _reference_stats(net: FeatureNet, reference: ImageData, path: Path,
-                     log: Callable[[str], None] | None) -> dict[str, np.ndarray]:
+def _reference_stats(
+    net: FeatureNet, reference: ImageData, path: Path, log: Callable[[str], None] | None
+) -> dict[str, np.ndarray]:
     """The reference statistics of ``reference`` under ``net``: read from the cache ``path`` when the
     entry checks out (:func:`reference_problem`), else computed (and cached again, with its digest)."""
     m = min(REF_SUBSET, len(reference.images))
-    why = "absent"
+    why: str | None = "absent"
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -365,7 +435,8 @@ def _reference_stats(net: FeatureNet, reference: ImageData, path: Path,
     keep = np.random.default_rng(0).permutation(len(feats))[:REF_SUBSET]
     ref = {"mu": mu, "sigma": sigma, "feats": feats[keep]}
     digest = np.array(reference_digest(path.name, ref))  # a unicode array: read back without pickle
-    _cache_write(path, lambda f: np.savez(f, **ref, digest=digest), log)
+    # keywords spelled out: numpy's stub reads a **dict as possibly naming savez's allow_pickle
+    _cache_write(path, lambda f: np.savez(f, mu=ref["mu"], sigma=ref["sigma"], feats=ref["feats"], digest=digest), log)
     return ref
 
 
@@ -390,8 +461,12 @@ def _read_floor(path: Path, bounds: dict[str, tuple[float, float]]) -> tuple[dic
     return floor, ""
 
 
-def _floor(path: Path, compute: Callable[[], dict[str, float]], bounds: dict[str, tuple[float, float]],
-           log: Callable[[str], None] | None) -> dict[str, float]:
+def _floor(
+    path: Path,
+    compute: Callable[[], dict[str, float]],
+    bounds: dict[str, tuple[float, float]],
+    log: Callable[[str], None] | None,
+) -> dict[str, float]:
     """The floor metrics: read from the cache ``path`` when the entry checks out (:func:`_read_floor`),
     else computed (and cached again, with its digest)."""
     if path.exists():
@@ -409,9 +484,15 @@ def _floor(path: Path, compute: Callable[[], dict[str, float]], bounds: dict[str
     return out
 
 
-def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = None, device: str | torch.device = "cpu",
-                    log: Callable[[str], None] | None = None, train: ImageData | None = None,
-                    **feature_kwargs) -> ImageEvaluator:
+def image_evaluator(
+    cfg: Config,
+    features: str = "classifier",
+    n: int | None = None,
+    device: str | torch.device = "cpu",
+    log: Callable[[str], None] | None = None,
+    train: ImageData | None = None,
+    **feature_kwargs,
+) -> ImageEvaluator:
     """The evaluator of an image run's dataset with feature network ``features``; ``train``: the
     dataset's train split when the caller has it loaded already (training does).
 
@@ -424,8 +505,10 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
     d = cfg.data
     reference, held, split = load_splits(d.name, d.root, d.download, d.resolution, train=train)
     if min(len(reference.images), len(held.images)) < MIN_EVAL_SAMPLES:
-        raise GankitError(f"{d.name}: too few images for the image metrics ({len(reference.images)} reference, "
-                          f"{len(held.images)} held out; at least {MIN_EVAL_SAMPLES} each)")
+        raise GankitError(
+            f"{d.name}: too few images for the image metrics ({len(reference.images)} reference, "
+            f"{len(held.images)} held out; at least {MIN_EVAL_SAMPLES} each)"
+        )
     net = get_feature_net(features, reference, held, device=device, log=log, **feature_kwargs)
     n_floor = min(n or REF_SUBSET, len(held.images))
     ref_hash = data_hash(reference)
@@ -436,3 +519,80 @@ def image_evaluator(cfg: Config, features: str = "classifier", n: int | None = N
     bounds = floor_bounds(ref, n_floor, net.classes)
     floor = _floor(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])), bounds, log)
     return ImageEvaluator(net, ref, floor, n_floor, split)
+
+
+@dataclass
+class TrainingEvaluation:
+    """The loop's one evaluation entry: "the metrics of this generator now" (as stylegan2-ada's
+    ``metric_main.calc_metric``). Behind :meth:`measure` live the toy-or-image choice, the raw G
+    measured beside its EMA copy, the sharing of the samples across data-parallel processes and the
+    key names (``toy/...``, ``eval/<features>/...``, ``raw/...``). Build it with
+    :func:`training_evaluation`."""
+
+    cfg: Config
+    data: GaussianMixture | ImageData
+    num_classes: int
+    chunk: int  # G's samples per forward pass (see gankit.generate.generator_chunk)
+    evaluator: "ImageEvaluator | None"  # images, on the process that measures; None for toy targets
+    main: bool  # this process measures and writes (rank 0)
+
+    def measure_one(self, G: nn.Module) -> dict[str, float]:
+        """One generator's metrics on its own seeded noise (the training RNG is untouched): exact toy
+        metrics, or the image metrics against the cached reference statistics. Under torchrun each
+        process draws its part of the n samples and the main process measures them all."""
+        t, z_dim = self.cfg.train, self.cfg.model.z_dim
+        if isinstance(self.data, GaussianMixture):
+            return evaluate_toy(G, self.data, z_dim, n_modes=t.eval_samples) if self.main else {}
+        n = t.eval_samples
+        samples = distributed.gather_rows(
+            sample_uint8(G, z_dim, self.num_classes, n, part=distributed.part(n), chunk=self.chunk), n
+        )
+        if not self.main:
+            return {}
+        assert self.evaluator is not None and samples is not None  # the main process has both
+        return {f"eval/{t.eval_features}/{k}": v for k, v in self.evaluator.measure(samples).items()}
+
+    def measure(self, G: nn.Module, raw: nn.Module | None, step: int) -> tuple[dict[str, float], dict | None]:
+        """The metrics of the sampling generator ``G`` after ``step`` and, when it is an EMA copy, of the
+        raw G (``raw``) beside them, as {logged key: value} (raw G's under ``raw/<key>``); and on the main
+        process the eval.json record of both (None elsewhere)."""
+        t = self.cfg.train
+        vals = self.measure_one(G)
+        raws = self.measure_one(raw) if raw is not None else None
+        logged = {**vals, **{f"raw/{k}": v for k, v in (raws or {}).items()}}
+        if not self.main:
+            return logged, None
+        name = lambda k: k.split("/")[-1]  # noqa: E731 — a metric's name in eval.json
+        if isinstance(self.data, GaussianMixture):
+            record = toy_record(vals, t.eval_samples, step)
+        else:
+            assert self.evaluator is not None  # built on the main process of an image run
+            record = image_record(
+                self.evaluator, {name(k): v for k, v in vals.items()}, t.eval_samples, step, self.cfg.data.name
+            )
+        by_name = {name(k): v for k, v in raws.items()} if raws is not None else None
+        return logged, {**with_generators(record, "G_ema" if raw is not None else "G", by_name), "source": "training"}
+
+
+def training_evaluation(
+    cfg: Config,
+    data: GaussianMixture | ImageData,
+    num_classes: int,
+    chunk: int,
+    device: torch.device,
+    main: bool,
+    log: Callable[[str], None] | None = None,
+) -> TrainingEvaluation | None:
+    """The loop's evaluation (None when the run measures nothing: images without train.eval_features).
+    The image metrics' feature network and reference statistics are built here, before step 1, so that
+    a problem (missing weights, a dataset too small) stops the run before any work is lost; the other
+    processes wait for the main one (building may train the classifier) instead of timing out."""
+    toy = isinstance(data, GaussianMixture)
+    if not toy and not cfg.train.eval_features:
+        return None
+    evaluator = None
+    if not isinstance(data, GaussianMixture):  # not toy, spelled so that the checker narrows data
+        if main:
+            evaluator = image_evaluator(cfg, cfg.train.eval_features, device=device, train=data, log=log)
+        distributed.barrier()
+    return TrainingEvaluation(cfg, data, num_classes, chunk, evaluator, main)

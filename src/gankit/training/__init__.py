@@ -1,5 +1,7 @@
-"""Training: the loop (:func:`train`) and the parts it is made of."""
+"""Training: the loop (:func:`train`), a run driven one step at a time (:func:`start`, :class:`Session`),
+and the parts both are made of (:mod:`.step`, :mod:`.setup`, :mod:`.state`)."""
 
-from .loop import TrainResult, train
+from .loop import StopSignals, train
+from .session import Session, TrainResult, start
 
-__all__ = ["train", "TrainResult"]
+__all__ = ["train", "start", "Session", "TrainResult", "StopSignals"]
