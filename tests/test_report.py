@@ -21,6 +21,7 @@ import re
 import select
 import shutil
 import subprocess
+import sys
 import time
 import warnings
 from html.parser import HTMLParser
@@ -34,7 +35,6 @@ from PIL import Image
 from gankit.theory import Claim, claims_json
 from gankit.config import describe_ema, ema_half_life_kimg, load_config
 from gankit.errors import GankitError
-from gankit.plots import plot_toy_panels
 from gankit.report import RAW_G, SAMPLER_RULE, THEORY_FIGURES, write_report
 from gankit.training import train
 
@@ -44,6 +44,7 @@ WINDOW = (1200, 3000)
 
 
 # --- runs and pages ------------------------------------------------------------------------------
+
 
 def _fill_in(run: Path) -> None:
     """Give a run the files and keys that training and ``gankit eval`` write but this short run
@@ -57,12 +58,22 @@ def _fill_in(run: Path) -> None:
             row.setdefault("eval/classifier/kid", "nan" if i == 2 else 0.1 / (i + 1))  # non-finite, stored as text
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if not (run / "eval.json").exists():
-        (run / "eval.json").write_text(json.dumps({
-            "features": "classifier", "features_info": "test classifier", "n": 500, "step": rows[-1]["step"],
-            "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
+        (run / "eval.json").write_text(
+            json.dumps(
+                {
+                    "features": "classifier",
+                    "features_info": "test classifier",
+                    "n": 500,
+                    "step": rows[-1]["step"],
+                    "metrics": {
+                        "fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
                         "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower"},
                         "precision": {"value": 0.625, "better": "higher"},  # no floor: shown as –
-                        "recall": {"value": "nan", "floor": 0.9}}}))
+                        "recall": {"value": "nan", "floor": 0.9},
+                    },
+                }
+            )
+        )
 
 
 def _theory_dir(root: Path) -> Path:
@@ -71,9 +82,11 @@ def _theory_dir(root: Path) -> Path:
     d.mkdir()
     for name in THEORY_FIGURES:
         shutil.copy(DOCS / name, d / name)
-    rows = [Claim("V(D*,G) = -log 4 + 2 JSD", -1.16345, -1.16345, 1e-6, True),
-            Claim("a check that failed", 0.0, 0.5, 0.02, False),
-            Claim("modes kept (of 2)", None, 2.0, None, True)]
+    rows = [
+        Claim("V(D*,G) = -log 4 + 2 JSD", -1.16345, -1.16345, 1e-6, True),
+        Claim("a check that failed", 0.0, 0.5, 0.02, False),
+        Claim("modes kept (of 2)", None, 2.0, None, True),
+    ]
     (d / "claims.json").write_text(json.dumps(claims_json(rows)))
     return d
 
@@ -84,31 +97,80 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     toy, digits = root / "ring8", root / "digits"
     torch.set_num_threads(1)  # module fixtures run before conftest's per-test one
     torch.manual_seed(0)
-    train(load_config("ring8", None, [
-        "train.steps=20", "train.batch_size=64", "train.eval_every=5", "train.sample_every=5", "train.log_every=2",
-        "train.checkpoint_every=0", "train.eval_samples=500", "model.g_hidden=32", "model.d_hidden=32", *QUIET]), toy)
-    train(load_config("digits", None, [
-        "train.steps=10", "train.batch_size=16", "train.sample_every=3", "train.log_every=1",
-        "train.checkpoint_every=0", "train.eval_features=''", "model.g_hidden=8", "model.d_hidden=8", *QUIET]), digits)
+    train(
+        load_config(
+            "ring8",
+            None,
+            [
+                "train.steps=20",
+                "train.batch_size=64",
+                "train.eval_every=5",
+                "train.sample_every=5",
+                "train.log_every=2",
+                "train.checkpoint_every=0",
+                "train.eval_samples=500",
+                "model.g_hidden=32",
+                "model.d_hidden=32",
+                *QUIET,
+            ],
+        ),
+        toy,
+    )
+    train(
+        load_config(
+            "digits",
+            None,
+            [
+                "train.steps=10",
+                "train.batch_size=16",
+                "train.sample_every=3",
+                "train.log_every=1",
+                "train.checkpoint_every=0",
+                "train.eval_features=''",
+                "model.g_hidden=8",
+                "model.d_hidden=8",
+                *QUIET,
+            ],
+        ),
+        digits,
+    )
     _fill_in(digits)
     return {"ring8": toy, "digits": digits, "theory": _theory_dir(root)}
 
 
 @pytest.fixture(scope="module")
 def pages(runs) -> dict[str, Path]:
-    return {"digits": write_report([runs["digits"]]),
-            "ring8": write_report([str(runs["ring8"])]),
-            "compare": write_report([runs["ring8"], runs["digits"]]),
-            "theory": write_report([runs["theory"]], runs["theory"].parent / "theory.html")}
+    return {
+        "digits": write_report([runs["digits"]]),
+        "ring8": write_report([str(runs["ring8"])]),
+        "compare": write_report([runs["ring8"], runs["digits"]]),
+        "theory": write_report([runs["theory"]], runs["theory"].parent / "theory.html"),
+    }
 
 
 # --- the page, read as text ----------------------------------------------------------------------
 
+
 class _Refs(HTMLParser):
     """Every tag name, and every attribute value that could make a browser fetch something."""
 
-    URL_ATTRS = {"src", "href", "srcset", "poster", "data", "action", "formaction", "background", "xlink:href",
-                 "manifest", "ping", "cite", "longdesc", "usemap", "icon"}
+    URL_ATTRS = {
+        "src",
+        "href",
+        "srcset",
+        "poster",
+        "data",
+        "action",
+        "formaction",
+        "background",
+        "xlink:href",
+        "manifest",
+        "ping",
+        "cite",
+        "longdesc",
+        "usemap",
+        "icon",
+    }
 
     def __init__(self):
         super().__init__()
@@ -142,8 +204,9 @@ def test_page_is_self_contained(pages, name):
     """Nothing outside the file: every URL is an embedded PNG, no script, style sheet link, frame or import."""
     text = pages[name].read_text(encoding="utf-8")
     refs = _refs(pages[name])
-    assert refs.urls and all(u.startswith("data:image/png;base64,") for u in refs.urls), \
-        [u[:60] for u in refs.urls if not u.startswith("data:")]
+    assert refs.urls and all(u.startswith("data:image/png;base64,") for u in refs.urls), [
+        u[:60] for u in refs.urls if not u.startswith("data:")
+    ]
     assert not {"script", "link", "iframe", "object", "embed", "base"} & set(refs.tags)
     assert "@import" not in text and "url(" not in text
 
@@ -158,8 +221,13 @@ def test_run_page_contents(pages):
     steps = [3, 6, 9, 10]
     assert alts.count("samples at step 10") == 2  # large, and last of the strip
     assert all(f"samples at step {s}" in alts for s in steps)
-    for panel in ("losses", "D(x) on real and on generated data", "value V(D, G)", "fid during training",
-                  "kid during training"):
+    for panel in (
+        "losses",
+        "D(x) on real and on generated data",
+        "value V(D, G)",
+        "fid during training",
+        "kid during training",
+    ):
         assert panel in alts, panel
     assert not any("JSD" in a or "modes" in a for a in alts)  # no toy panels on an image run
 
@@ -202,6 +270,7 @@ def test_bad_directories_are_one_line_errors(tmp_path, runs):
 
 # --- what the figures and tables say -------------------------------------------------------------
 
+
 def _copy_run(src: Path, dst: Path, objective: str | None = None, keys: dict | None = None) -> Path:
     """A copy of run ``src`` at ``dst``: config.yaml's objective.name replaced by ``objective`` if given,
     and ``keys`` added to every line of metrics.jsonl that lacks them (as older versions logged)."""
@@ -235,8 +304,10 @@ def _section(page: Path, heading: str) -> str:
 
 def _captions(page: Path) -> dict[str, str]:
     """Each curve figure's alt text (its title) → its caption, unescaped."""
-    found = re.findall(r'<figure class="card"><img [^>]*?alt="([^"]*)"[^>]*>(?:<figcaption>(.*?)</figcaption>)?',
-                       page.read_text(encoding="utf-8"))
+    found = re.findall(
+        r'<figure class="card"><img [^>]*?alt="([^"]*)"[^>]*>(?:<figcaption>(.*?)</figcaption>)?',
+        page.read_text(encoding="utf-8"),
+    )
     return {html.unescape(alt): html.unescape(cap) for alt, cap in found}
 
 
@@ -282,8 +353,9 @@ def test_mathtext_in_names_and_keys_stays_plain_text(runs, tmp_path, drawn):
         warnings.simplefilter("always")
         single = write_report([run])
         compare = write_report([run, runs["ring8"]], tmp_path / "compare.html")
-        plot_curves([(MATH_NAME, {MATH_KEY: ([1, 2, 3], [1e-3, 1.0, 10.0])})], [MATH_KEY], io.BytesIO(), MATH_KEY,
-                    logy=True)  # a log axis: its tick labels must be plain numbers too
+        plot_curves(
+            [(MATH_NAME, {MATH_KEY: ([1, 2, 3], [1e-3, 1.0, 10.0])})], [MATH_KEY], io.BytesIO(), MATH_KEY, logy=True
+        )  # a log axis: its tick labels must be plain numbers too
     assert not [str(w.message) for w in caught if "legend" in str(w.message)]
     for page in (single, compare):
         text = page.read_text(encoding="utf-8")
@@ -328,11 +400,21 @@ def test_metric_table_names_what_each_metric_was_measured_on(runs, tmp_path):
     words it (density's ideal is 1, not "higher")."""
     run = _copy_run(runs["digits"], tmp_path / "digits")
     near = "near 1 (the real images' own density)"
-    (run / "eval.json").write_text(json.dumps({
-        "features": "classifier", "features_info": "test classifier", "n": 640, "step": 10,
-        "split": "digits: test (360 held-out images for the floor)",
-        "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
-                    "density": {"value": 0.81, "floor": 0.97, "better": near}}}))
+    (run / "eval.json").write_text(
+        json.dumps(
+            {
+                "features": "classifier",
+                "features_info": "test classifier",
+                "n": 640,
+                "step": 10,
+                "split": "digits: test (360 held-out images for the floor)",
+                "metrics": {
+                    "fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
+                    "density": {"value": 0.81, "floor": 0.97, "better": near},
+                },
+            }
+        )
+    )
     page = write_report([run])
     t = _config(run)["train"]
     assert t["ema_kimg"] > 0  # the digits preset keeps an EMA copy of G
@@ -340,7 +422,7 @@ def test_metric_table_names_what_each_metric_was_measured_on(runs, tmp_path):
     on = describe_ema(t["ema_kimg"], t["ema_rampup"])
     assert on.startswith("G_ema (EMA half-life ")
     assert f"Measured on <b>{on}</b>" in table and RULE in table  # an eval.json without "generator": the config's
-    assert "<th class=\"num\">raw G</th>" not in table  # nor "raw" values: no column for them
+    assert '<th class="num">raw G</th>' not in table  # nor "raw" values: no column for them
     assert "n = 640 samples" in table and "feature network: <b>classifier</b>" in table
     assert "360 held-out images for the floor" in table
     rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", table))
@@ -385,11 +467,22 @@ def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_
     assert "eval.json" not in page.read_text(encoding="utf-8")  # nothing said of it, nothing broken
     last = max(json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines())
     n = _config(run)["train"]["eval_samples"]
-    (run / "eval.json").write_text(json.dumps({
-        "features": "none", "features_info": "exact densities (no feature network)", "n": n, "step": last,
-        "split": "exact target", "source": "training",
-        "metrics": {"jsd": {"value": 0.0123, "floor": None, "better": "lower"},
-                    "modes": {"value": 7, "floor": None, "better": "higher"}}}))
+    (run / "eval.json").write_text(
+        json.dumps(
+            {
+                "features": "none",
+                "features_info": "exact densities (no feature network)",
+                "n": n,
+                "step": last,
+                "split": "exact target",
+                "source": "training",
+                "metrics": {
+                    "jsd": {"value": 0.0123, "floor": None, "better": "lower"},
+                    "modes": {"value": 7, "floor": None, "better": "higher"},
+                },
+            }
+        )
+    )
     table = _section(write_report([run]), "Metrics")
     rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", table))
     assert '<td class="num">0.0123</td>' in rows["jsd"] and "<td>exact densities</td>" in rows["jsd"]
@@ -399,8 +492,9 @@ def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_
     assert 'class="note"' not in table  # the step is the last one: nothing stale
     ev = json.loads((run / "eval.json").read_text())
     (run / "eval.json").write_text(json.dumps({**ev, "step": last - 5}))
-    assert f"eval.json measures step {last - 5}, but the run has logged up to step {last}" in \
-        _section(write_report([run]), "Metrics")
+    assert f"eval.json measures step {last - 5}, but the run has logged up to step {last}" in _section(
+        write_report([run]), "Metrics"
+    )
 
 
 # --- the EMA copy and the raw G ------------------------------------------------------------------
@@ -408,8 +502,9 @@ def test_eval_json_from_training_is_shown_and_its_absence_is_no_error(runs, tmp_
 EMA_ON = describe_ema(20, 0.05)  # how the pages name the EMA copy of the runs below
 
 
-def _ema_run(root: Path, runs, name: str, rows: list[dict], ema_kimg: float = 20, evaluation: dict | None = None,
-             **train) -> Path:
+def _ema_run(
+    root: Path, runs, name: str, rows: list[dict], ema_kimg: float = 20, evaluation: dict | None = None, **train
+) -> Path:
     """A run directory written by hand, as training with an EMA would leave it (training is slow): the digits
     run's config.yaml with train.ema_kimg (ramp-up 0.05) and ``train`` set, metrics.jsonl of ``rows``, and
     ``evaluation`` as eval.json."""
@@ -431,11 +526,23 @@ def _ema_rows(raw: bool = True, shift: float = 0.0) -> list[dict]:
     (worse than the EMA copy's, as they usually are)."""
     rows = []
     for s in range(1, 7):
-        row = {"step": s, "loss/d": 1 / s, "loss/g": s / 10, "eval/classifier/fid": 60 / s + shift,
-               "eval/classifier/kid": 0.1 / s, "eval/classifier/precision": 0.1 * s, "eval/classifier/recall": 0.05 * s}
+        row = {
+            "step": s,
+            "loss/d": 1 / s,
+            "loss/g": s / 10,
+            "eval/classifier/fid": 60 / s + shift,
+            "eval/classifier/kid": 0.1 / s,
+            "eval/classifier/precision": 0.1 * s,
+            "eval/classifier/recall": 0.05 * s,
+        }
         if raw:
-            row.update({"raw/eval/classifier/fid": 80 / s + shift, "raw/eval/classifier/precision": 0.08 * s,
-                        "raw/eval/classifier/recall": 0.04 * s})
+            row.update(
+                {
+                    "raw/eval/classifier/fid": 80 / s + shift,
+                    "raw/eval/classifier/precision": 0.08 * s,
+                    "raw/eval/classifier/recall": 0.04 * s,
+                }
+            )
         rows.append(row)
     return rows
 
@@ -454,10 +561,19 @@ def lines(monkeypatch) -> dict[str, dict]:
         for ax in self.axes:
             legend = ax.get_legend()
             found[ax.get_title()] = {  # the reference levels, black and dotted, left out
-                "lines": [(ln.get_label(), ln.get_linestyle(), to_hex(ln.get_color()), np.asarray(ln.get_xdata(),
-                           float).tolist(), np.asarray(ln.get_ydata(), float).tolist()) for ln in ax.get_lines()
-                          if to_hex(ln.get_color()) != "#000000"],
-                "legend": [t.get_text() for t in legend.get_texts()] if legend else []}
+                "lines": [
+                    (
+                        ln.get_label(),
+                        ln.get_linestyle(),
+                        to_hex(ln.get_color()),
+                        np.asarray(ln.get_xdata(), float).tolist(),
+                        np.asarray(ln.get_ydata(), float).tolist(),
+                    )
+                    for ln in ax.get_lines()
+                    if to_hex(ln.get_color()) != "#000000"
+                ],
+                "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
+            }
         return save(self, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", spy)
@@ -478,8 +594,15 @@ def test_both_generators_are_drawn_in_one_panel(runs, tmp_path, lines):
     together without twins, get a panel each with them."""
     rows = _ema_rows()
     for r in rows:
-        r.update({"custom/x": 1.0, "raw/custom/x": 2.0, "raw/only/raw": 3.0, "eval/classifier/is": "nan",
-                  "raw/eval/classifier/is": 4.0})
+        r.update(
+            {
+                "custom/x": 1.0,
+                "raw/custom/x": 2.0,
+                "raw/only/raw": 3.0,
+                "eval/classifier/is": "nan",
+                "raw/eval/classifier/is": 4.0,
+            }
+        )
     run = _ema_run(tmp_path, runs, "ema", rows)
     page = write_report([run])
     steps = [r["step"] for r in rows]
@@ -501,8 +624,9 @@ def test_both_generators_are_drawn_in_one_panel(runs, tmp_path, lines):
     caption = _captions(page)["fid during training"]
     assert caption.startswith(f"Measured on {EMA_ON} and {RAW_G}: 2500 samples, classifier features")
     assert _captions(page)["kid during training"].startswith(f"Measured on {EMA_ON}: 2500 samples")
-    assert "drawn beside the EMA copy&#x27;s in the same panel, dashed and named G (raw)" in \
-        _section(page, "Training curves")
+    assert "drawn beside the EMA copy&#x27;s in the same panel, dashed and named G (raw)" in _section(
+        page, "Training curves"
+    )
 
 
 def test_compare_draws_each_raw_g_dashed_in_its_runs_colour(runs, tmp_path, lines):
@@ -524,8 +648,11 @@ def test_compare_draws_each_raw_g_dashed_in_its_runs_colour(runs, tmp_path, line
     assert all(any(t.startswith(f"{run}, measured on") for t in fid["legend"]) for run in "abc")
     caption = _captions(page)["fid during training"]
     assert caption.startswith(f"Dashed: the raw G ({RAW_G}) of a, b, measured beside its EMA copy.")
-    for said in (f"a: measured on {EMA_ON} and {RAW_G}", f"b: measured on {describe_ema(10, 0.05)} and {RAW_G}",
-                 "c: measured on G (no EMA)"):
+    for said in (
+        f"a: measured on {EMA_ON} and {RAW_G}",
+        f"b: measured on {describe_ema(10, 0.05)} and {RAW_G}",
+        "c: measured on G (no EMA)",
+    ):
         assert said in caption, said
     table = html.unescape(_section(page, "Runs"))
     assert EMA_ON in table and describe_ema(10, 0.05) in table and "G (no EMA)" in table
@@ -535,20 +662,29 @@ def test_metric_table_shows_the_raw_g_and_names_the_generator(runs, tmp_path):
     """eval.json written by training of a run with an EMA: a column raw G beside the value (null: non-finite;
     a metric without one: –), and the line above the table names eval.json's generator as config.yaml
     describes it, and the raw G beside it. The comparison shows the raw G's value under the value."""
-    metrics = {"fid": {"value": 41.25, "floor": 0.75, "better": "lower", "raw": 45.5},
-               "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower", "raw": None},
-               "is": {"value": 2.5, "floor": 3.0, "better": "higher"}}
-    run = _ema_run(tmp_path, runs, "ema", _ema_rows(),
-                   evaluation={**EVAL, "step": 6, "generator": "G_ema", "source": "training", "metrics": metrics})
+    metrics = {
+        "fid": {"value": 41.25, "floor": 0.75, "better": "lower", "raw": 45.5},
+        "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower", "raw": None},
+        "is": {"value": 2.5, "floor": 3.0, "better": "higher"},
+    }
+    run = _ema_run(
+        tmp_path,
+        runs,
+        "ema",
+        _ema_rows(),
+        evaluation={**EVAL, "step": 6, "generator": "G_ema", "source": "training", "metrics": metrics},
+    )
     page = write_report([run])
     table = _section(page, "Metrics")
     assert f"Measured on <b>{EMA_ON}</b> (and, in the column raw G, on <b>{RAW_G}</b>)" in table
-    assert ('<th class="num">value</th><th class="num">raw G</th><th class="num">floor</th>' in table)
+    assert '<th class="num">value</th><th class="num">raw G</th><th class="num">floor</th>' in table
     rows = _metric_rows(page)
     assert rows["fid"][:4] == ["41.25", "45.5", "0.75", "lower ↓"]
     assert rows["kid"][:3] == ["0.0375", "non-finite", "0.0004"] and rows["is"][:3] == ["2.5", "–", "3"]
-    assert f"raw G: the same metric of the raw G, measured at the same step on as many samples, beside its EMA " \
-           f"copy {EMA_ON}" in html.unescape(table)
+    assert (
+        f"raw G: the same metric of the raw G, measured at the same step on as many samples, beside its EMA "
+        f"copy {EMA_ON}" in html.unescape(table)
+    )
     assert not _page_notes(page)
     compare = write_report([run, runs["digits"]], tmp_path / "compare.html")
     runs_table = html.unescape(_section(compare, "Runs"))
@@ -556,22 +692,31 @@ def test_metric_table_shows_the_raw_g_and_names_the_generator(runs, tmp_path):
     assert "Below a value, raw G: the same metric of the raw G" in runs_table
 
 
-@pytest.mark.parametrize("ema_kimg, change, on, note", [
-    (20, {"generator": "G"}, RAW_G, None),  # gankit eval --generator raw: the raw G, no raw column
-    (20, {"generator": "G_ema"}, EMA_ON, None),
-    (20, {}, EMA_ON, None),  # an older eval.json: the sampling generator, as config.yaml names it
-    (0, {}, "G (no EMA)", None),
-    (0, {"generator": "G"}, "G (no EMA)", None),
-    (20, {"generator": ["G"]}, "G_ema or G (eval.json's generator cannot be read)", "generator (a list)"),
-    (20, {"generator": "G_ema", "metrics": {"fid": {"value": 41.25, "raw": "45"}}}, EMA_ON, "fid's raw G value (text)"),
-])
+@pytest.mark.parametrize(
+    "ema_kimg, change, on, note",
+    [
+        (20, {"generator": "G"}, RAW_G, None),  # gankit eval --generator raw: the raw G, no raw column
+        (20, {"generator": "G_ema"}, EMA_ON, None),
+        (20, {}, EMA_ON, None),  # an older eval.json: the sampling generator, as config.yaml names it
+        (0, {}, "G (no EMA)", None),
+        (0, {"generator": "G"}, "G (no EMA)", None),
+        (20, {"generator": ["G"]}, "G_ema or G (eval.json's generator cannot be read)", "generator (a list)"),
+        (
+            20,
+            {"generator": "G_ema", "metrics": {"fid": {"value": 41.25, "raw": "45"}}},
+            EMA_ON,
+            "fid's raw G value (text)",
+        ),
+    ],
+)
 def test_metric_table_names_eval_jsons_generator(runs, tmp_path, ema_kimg, change, on, note):
     """The line above the table names the generator eval.json measured ("generator"), as config.yaml describes
     it: G_ema with its half-life, the raw G of a run with an EMA, G (no EMA); without "generator" the
     sampling generator config.yaml names. A generator or a raw value that cannot be read is named in a note,
     never taken for another. A comparison names a generator other than the sampling one beside the metrics."""
-    run = _ema_run(tmp_path, runs, "run", _ema_rows(raw=False), ema_kimg=ema_kimg,
-                   evaluation={**EVAL, "step": 6, **change})
+    run = _ema_run(
+        tmp_path, runs, "run", _ema_rows(raw=False), ema_kimg=ema_kimg, evaluation={**EVAL, "step": 6, **change}
+    )
     page = write_report([run])
     table = _section(page, "Metrics")
     raw = "raw" in str(change.get("metrics"))
@@ -615,10 +760,23 @@ def test_an_old_config_with_an_ema_decay_is_named_right(runs, tmp_path):
 def test_training_with_an_ema_reports_both_generators(tmp_path, lines):
     """The loop's own files: a ring8 run with train.ema_kimg logs raw/toy/... beside toy/..., and its page
     draws both in the toy panels, names G_ema as describe_ema does, and shows eval.json's raw column."""
-    cfg = load_config("ring8", None, ["train.steps=10", "train.batch_size=64", "train.eval_every=5",
-                                      "train.sample_every=5", "train.log_every=5", "train.checkpoint_every=0",
-                                      "train.eval_samples=200", "model.g_hidden=16", "model.d_hidden=16",
-                                      "train.ema_kimg=0.5", *QUIET])
+    cfg = load_config(
+        "ring8",
+        None,
+        [
+            "train.steps=10",
+            "train.batch_size=64",
+            "train.eval_every=5",
+            "train.sample_every=5",
+            "train.log_every=5",
+            "train.checkpoint_every=0",
+            "train.eval_samples=200",
+            "model.g_hidden=16",
+            "model.d_hidden=16",
+            "train.ema_kimg=0.5",
+            *QUIET,
+        ],
+    )
     train(cfg, tmp_path / "run")
     page = tmp_path / "run" / "report.html"
     write_report([tmp_path / "run"], page)
@@ -664,8 +822,10 @@ def curves(monkeypatch) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
 
     def spy(self, *args, **kwargs):
         for ax in self.axes:
-            found[ax.get_title()] = [(ln.get_label(), np.asarray(ln.get_xdata(), float),
-                                      np.asarray(ln.get_ydata(), float)) for ln in ax.get_lines()]
+            found[ax.get_title()] = [
+                (ln.get_label(), np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
+                for ln in ax.get_lines()
+            ]
         return save(self, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", spy)
@@ -674,26 +834,42 @@ def curves(monkeypatch) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
 
 def _drawn(curves, title: str, label: str) -> tuple[list[float], list[float]]:
     """The steps and values of the line ``label`` in the figure titled ``title``."""
-    (x, y), = [(x, y) for lab, x, y in curves[title] if lab == label]
+    ((x, y),) = [(x, y) for lab, x, y in curves[title] if lab == label]
     return x.tolist(), y.tolist()
 
 
 GOOD_D_LOSS = ([r["step"] for r in GOOD_ROWS], [r["loss/d"] for r in GOOD_ROWS])
 
 
-@pytest.mark.parametrize("line, why", [
-    (b"\xff\xfe", "not UTF-8 text"),
-    (b'{"step": 6, "loss/d": "\xff"}', "not UTF-8 text"),
-    ('{"step": 6, "loss/d": 7', "not JSON"),  # a line being written
-    ("[" * 100_000, "not JSON"),  # nested too deeply for the parser
-    ('{"step": 1%s, "loss/d": 7}' % ("0" * 5000), "not JSON"),  # beyond Python's 4300-digit limit
-    ("[6, 7]", "not a JSON object"),
-    ("7", "not a JSON object"),
-    *[('{"step": %s, "loss/d": 7}' % s, "without a step")
-      for s in ("Infinity", "-Infinity", "NaN", "-3", "2.5", '"6"', "true", "null", str(BIG), str(2**53 + 1),
-                '{"a": 6}')],
-    ('{"loss/d": 7}', "without a step"),
-])
+@pytest.mark.parametrize(
+    "line, why",
+    [
+        (b"\xff\xfe", "not UTF-8 text"),
+        (b'{"step": 6, "loss/d": "\xff"}', "not UTF-8 text"),
+        ('{"step": 6, "loss/d": 7', "not JSON"),  # a line being written
+        ("[" * 100_000, "not JSON"),  # nested too deeply for the parser
+        ('{"step": 1%s, "loss/d": 7}' % ("0" * 5000), "not JSON"),  # beyond Python's 4300-digit limit
+        ("[6, 7]", "not a JSON object"),
+        ("7", "not a JSON object"),
+        *[
+            ('{"step": %s, "loss/d": 7}' % s, "without a step")
+            for s in (
+                "Infinity",
+                "-Infinity",
+                "NaN",
+                "-3",
+                "2.5",
+                '"6"',
+                "true",
+                "null",
+                str(BIG),
+                str(2**53 + 1),
+                '{"a": 6}',
+            )
+        ],
+        ('{"loss/d": 7}', "without a step"),
+    ],
+)
 def test_metrics_lines_that_cannot_be_read_are_skipped_with_a_note(runs, tmp_path, curves, line, why):
     """A line of metrics.jsonl that is not UTF-8, not JSON, not an object, or has no step that is a whole
     number from 0 to 2^53 is skipped: the note counts it and names the first such line, and the curves
@@ -713,10 +889,18 @@ def test_a_step_written_as_a_whole_float_is_read(runs, tmp_path, curves):
     assert _drawn(curves, "losses", "D loss") == (GOOD_D_LOSS[0] + [6, 2**53], GOOD_D_LOSS[1] + [0.5, 0.25])
 
 
-@pytest.mark.parametrize("value, kind", [
-    (str(BIG), "an integer beyond a float's range"), (str(-BIG), "an integer beyond a float's range"),
-    ('"hello"', "text"), ('"12"', "text"), ('{"a": 1}', "an object"), ("[1]", "a list"), ("true", "true/false"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        (str(BIG), "an integer beyond a float's range"),
+        (str(-BIG), "an integer beyond a float's range"),
+        ('"hello"', "text"),
+        ('"12"', "text"),
+        ('{"a": 1}', "an object"),
+        ("[1]", "a list"),
+        ("true", "true/false"),
+    ],
+)
 def test_metric_values_that_are_not_numbers_are_skipped_with_a_note(runs, tmp_path, curves, value, kind):
     """A value that is not a number a float holds is skipped (the note names its key and kind); the row's
     other values are drawn at its step."""
@@ -763,7 +947,7 @@ def test_long_keys_many_keys_and_unencodable_text(runs, tmp_path, curves):
     page = write_report([run])
     drawn = [t for t in curves if t]  # every panel drawn, by title
     assert len(drawn) == MAX_PANELS
-    short = long_key[:TITLE_CHARS - 1] + "…"
+    short = long_key[: TITLE_CHARS - 1] + "…"
     assert short in drawn
     assert _captions(page)[short] == f"The key has 10,000 characters; the title shows its first {TITLE_CHARS - 1}."
     assert "odd\ufffd\ufffdkey" in drawn
@@ -780,8 +964,10 @@ def test_a_huge_log_is_drawn_thinned_with_its_spikes_and_gaps(runs, tmp_path, cu
 
     n = 10 * THIN_BUCKETS
     spike, gap = n // 3, 2 * n // 3
-    rows = [{"step": s, "loss/d": 100.0 if s == spike else "nan" if s == gap else math.sin(s / 50), "loss/g": 0.5}
-            for s in range(len(GOOD_ROWS) + 1, n + 1)]
+    rows = [
+        {"step": s, "loss/d": 100.0 if s == spike else "nan" if s == gap else math.sin(s / 50), "loss/g": 0.5}
+        for s in range(len(GOOD_ROWS) + 1, n + 1)
+    ]
     run = _small_run(tmp_path, runs, [json.dumps(r) for r in rows])
     assert _page_notes(write_report([run])) == []
     steps, values = _drawn(curves, "losses", "D loss")
@@ -794,14 +980,17 @@ def test_a_huge_log_is_drawn_thinned_with_its_spikes_and_gaps(runs, tmp_path, cu
     assert steps == sorted(steps) and steps[0] == 1 and steps[-1] == n
 
 
-@pytest.mark.parametrize("content, said, shown", [
-    (None, "config.yaml could not be read: it is not UTF-8 text", False),  # the run's own, and \xff\xfe after it
-    (b"\x00\x01\x02\xff\xfe", "config.yaml could not be read: it is not UTF-8 text (byte 3 is not)", False),
-    (b"- data\n- model\n", "config.yaml holds a list, not a mapping of settings", True),
-    (b"42\n", "config.yaml holds the number 42, not a mapping of settings", True),
-    (b"[" * 10_000, "config.yaml is not valid YAML", True),
-    (b"train: {ema: 2020-99-99}\n", "config.yaml is not valid YAML", True),  # PyYAML: a ValueError
-])
+@pytest.mark.parametrize(
+    "content, said, shown",
+    [
+        (None, "config.yaml could not be read: it is not UTF-8 text", False),  # the run's own, and \xff\xfe after it
+        (b"\x00\x01\x02\xff\xfe", "config.yaml could not be read: it is not UTF-8 text (byte 3 is not)", False),
+        (b"- data\n- model\n", "config.yaml holds a list, not a mapping of settings", True),
+        (b"42\n", "config.yaml holds the number 42, not a mapping of settings", True),
+        (b"[" * 10_000, "config.yaml is not valid YAML", True),
+        (b"train: {ema: 2020-99-99}\n", "config.yaml is not valid YAML", True),  # PyYAML: a ValueError
+    ],
+)
 def test_config_that_cannot_be_read(runs, tmp_path, content, said, shown):
     """A config.yaml that is not UTF-8 is neither shown nor used; one that is not YAML, or not a mapping, is
     shown but its settings are not used; the note says which, and the sampling generator is unknown."""
@@ -814,16 +1003,35 @@ def test_config_that_cannot_be_read(runs, tmp_path, content, said, shown):
     assert "G_ema or G (config.yaml gives no train.ema_kimg)" in _section(page, "Training curves")
 
 
-@pytest.mark.parametrize("key, ema, why", [
-    *[("ema_kimg", v, f"has train.ema_kimg {w}") for v, w in (
-        (".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer beyond a float's range"),
-        ("'20'", "text"), ("[20]", "a list"), ("-1", "the number -1"))],
-    ("ema_kimg", "20", "G_ema (EMA half-life 20 kimg, ramp-up 0.05)"),  # unreadable elsewhere: the EMA still named
-    ("ema_rampup", "'x'", "G_ema (EMA half-life 20 kimg; config.yaml has train.ema_rampup text"),
-    *[("ema", v, f"has train.ema {w}, not a decay in [0, 1)") for v, w in (
-        (".nan", "the number nan"), (".inf", "the number inf"), (str(BIG), "an integer beyond a float's range"),
-        ("'0.5'", "text"), ("[0.5]", "a list"), ("1.5", "the number 1.5"))],
-])
+@pytest.mark.parametrize(
+    "key, ema, why",
+    [
+        *[
+            ("ema_kimg", v, f"has train.ema_kimg {w}")
+            for v, w in (
+                (".nan", "the number nan"),
+                (".inf", "the number inf"),
+                (str(BIG), "an integer beyond a float's range"),
+                ("'20'", "text"),
+                ("[20]", "a list"),
+                ("-1", "the number -1"),
+            )
+        ],
+        ("ema_kimg", "20", "G_ema (EMA half-life 20 kimg, ramp-up 0.05)"),  # unreadable elsewhere: the EMA still named
+        ("ema_rampup", "'x'", "G_ema (EMA half-life 20 kimg; config.yaml has train.ema_rampup text"),
+        *[
+            ("ema", v, f"has train.ema {w}, not a decay in [0, 1)")
+            for v, w in (
+                (".nan", "the number nan"),
+                (".inf", "the number inf"),
+                (str(BIG), "an integer beyond a float's range"),
+                ("'0.5'", "text"),
+                ("[0.5]", "a list"),
+                ("1.5", "the number 1.5"),
+            )
+        ],
+    ],
+)
 def test_config_values_that_are_not_what_they_should_be(runs, tmp_path, key, ema, why):
     """A train.ema_kimg that is not a half-life ≥ 0, or an older config's train.ema that is not a decay in
     [0, 1), names no generator (the page says what it holds), and a train.ema_rampup that is not a ramp
@@ -851,31 +1059,59 @@ def test_config_values_that_are_not_what_they_should_be(runs, tmp_path, key, ema
 def _metric_rows(page: Path) -> dict[str, list[str]]:
     """The metric table's rows: name → its cells after the name, unescaped."""
     table = _section(page, "Metrics")
-    return {html.unescape(name): [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rest)]
-            for name, rest in re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table)}
+    return {
+        html.unescape(name): [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rest)]
+        for name, rest in re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table)
+    }
 
 
-EVAL = {"features": "classifier", "features_info": "test classifier", "n": 500, "step": 5,
-        "metrics": {"fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
-                    "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower"}}}
+EVAL = {
+    "features": "classifier",
+    "features_info": "test classifier",
+    "n": 500,
+    "step": 5,
+    "metrics": {
+        "fid": {"value": 41.25, "floor": 0.75, "better": "lower"},
+        "kid": {"value": 0.0375, "floor": 0.0004, "better": "lower"},
+    },
+}
 
 
-@pytest.mark.parametrize("change, said, fid", [
-    ({"metrics": {**EVAL["metrics"], "fid": {"value": BIG, "floor": 0.75}}}, "fid's value (an integer beyond",
-     ["–", "0.75"]),
-    ({"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "floor": -BIG}}}, "fid's floor (an integer beyond",
-     ["41.25", "–"]),
-    ({"metrics": {**EVAL["metrics"], "fid": {"value": "41.25", "floor": 0.75}}}, "fid's value (text)", ["–", "0.75"]),
-    ({"metrics": {**EVAL["metrics"], "fid": {"value": {"a": 1}}}}, "fid's value (an object)", ["–", "–"]),
-    ({"metrics": {**EVAL["metrics"], "fid": {"floor": 0.75}}}, "fid's value (missing)", ["–", "0.75"]),
-    ({"metrics": {**EVAL["metrics"], "fid": BIG}}, "fid's value (an integer beyond", ["–", "–"]),
-    ({"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "better": ["lower"]}}}, "fid's better (a list)",
-     ["41.25", "–", ""]),
-    ({"n": BIG}, "n (an integer beyond", None), ({"n": "500"}, "n (text)", None),
-    ({"n": -1}, "n (the number -1)", None),
-    ({"step": BIG}, "step (an integer beyond", None), ({"step": 2.5}, "step (the number 2.5)", None),
-    ({"features": ["classifier"]}, "features (a list)", None), ({"split": {"a": 1}}, "split (an object)", None),
-])
+@pytest.mark.parametrize(
+    "change, said, fid",
+    [
+        (
+            {"metrics": {**EVAL["metrics"], "fid": {"value": BIG, "floor": 0.75}}},
+            "fid's value (an integer beyond",
+            ["–", "0.75"],
+        ),
+        (
+            {"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "floor": -BIG}}},
+            "fid's floor (an integer beyond",
+            ["41.25", "–"],
+        ),
+        (
+            {"metrics": {**EVAL["metrics"], "fid": {"value": "41.25", "floor": 0.75}}},
+            "fid's value (text)",
+            ["–", "0.75"],
+        ),
+        ({"metrics": {**EVAL["metrics"], "fid": {"value": {"a": 1}}}}, "fid's value (an object)", ["–", "–"]),
+        ({"metrics": {**EVAL["metrics"], "fid": {"floor": 0.75}}}, "fid's value (missing)", ["–", "0.75"]),
+        ({"metrics": {**EVAL["metrics"], "fid": BIG}}, "fid's value (an integer beyond", ["–", "–"]),
+        (
+            {"metrics": {**EVAL["metrics"], "fid": {"value": 41.25, "better": ["lower"]}}},
+            "fid's better (a list)",
+            ["41.25", "–", ""],
+        ),
+        ({"n": BIG}, "n (an integer beyond", None),
+        ({"n": "500"}, "n (text)", None),
+        ({"n": -1}, "n (the number -1)", None),
+        ({"step": BIG}, "step (an integer beyond", None),
+        ({"step": 2.5}, "step (the number 2.5)", None),
+        ({"features": ["classifier"]}, "features (a list)", None),
+        ({"split": {"a": 1}}, "split (an object)", None),
+    ],
+)
 def test_eval_json_values_that_cannot_be_read(runs, tmp_path, change, said, fid):
     """What eval.json holds that cannot be read is shown as – (never as another number, never as a crash)
     and named in a note; the rest of the table stands."""
@@ -887,7 +1123,7 @@ def test_eval_json_values_that_cannot_be_read(runs, tmp_path, change, said, fid)
     rows = _metric_rows(page)
     assert rows["kid"][:3] == ["0.0375", "0.0004", "lower ↓"]
     if fid is not None:
-        assert rows["fid"][:len(fid)] == fid
+        assert rows["fid"][: len(fid)] == fid
     caption = html.unescape(_section(page, "Metrics"))
     key = next(iter(change))
     if key == "n":
@@ -898,15 +1134,18 @@ def test_eval_json_values_that_cannot_be_read(runs, tmp_path, change, said, fid)
         assert "feature network: <b>unknown</b>" in caption and rows["kid"][-1] == "500 samples, unknown features"
 
 
-@pytest.mark.parametrize("content, said", [
-    (b"[1, 2]", "eval.json holds a list, not an object of metrics"),
-    (b"null", "eval.json holds null, not an object of metrics"),
-    (b'"fid"', "eval.json holds text, not an object of metrics"),
-    (b'{"metrics": [1]}', "metrics (a list, not an object)"),
-    (b"\xff\xfe{}", "eval.json could not be read: it is not UTF-8 text (byte 0 is not)"),
-    (b"[" * 100_000, "eval.json could not be read: it is not valid JSON (nested too deeply)"),
-    (b'{"metrics": {"fid": {"value": 1', "eval.json could not be read: it is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        (b"[1, 2]", "eval.json holds a list, not an object of metrics"),
+        (b"null", "eval.json holds null, not an object of metrics"),
+        (b'"fid"', "eval.json holds text, not an object of metrics"),
+        (b'{"metrics": [1]}', "metrics (a list, not an object)"),
+        (b"\xff\xfe{}", "eval.json could not be read: it is not UTF-8 text (byte 0 is not)"),
+        (b"[" * 100_000, "eval.json could not be read: it is not valid JSON (nested too deeply)"),
+        (b'{"metrics": {"fid": {"value": 1', "eval.json could not be read: it is not valid JSON"),
+    ],
+)
 def test_eval_json_that_is_not_an_object_of_metrics(runs, tmp_path, content, said):
     """An eval.json that cannot be read, or holds no object of metrics, gives no table and a note."""
     run = _small_run(tmp_path, runs)
@@ -976,9 +1215,12 @@ def test_theory_files_that_cannot_be_read(runs, tmp_path):
     not a PNG or truncated is skipped with a note, the others shown."""
     d = tmp_path / "theory"
     shutil.copytree(runs["theory"], d)
-    claims = [{"check": "huge", "theory": BIG, "measured": 1.0, "tolerance": 0.1, "passed": True},
-              {"check": "text verdict", "theory": 1.0, "measured": 1.0, "tolerance": 0.1, "passed": "false"},
-              {"check": ["x"], "theory": "abc", "measured": {}, "tolerance": None, "passed": True}, 5]
+    claims = [
+        {"check": "huge", "theory": BIG, "measured": 1.0, "tolerance": 0.1, "passed": True},
+        {"check": "text verdict", "theory": 1.0, "measured": 1.0, "tolerance": 0.1, "passed": "false"},
+        {"check": ["x"], "theory": "abc", "measured": {}, "tolerance": None, "passed": True},
+        5,
+    ]
     (d / "claims.json").write_text(json.dumps(claims))
     (d / "figure1.png").unlink()
     (d / "figure1.png").mkdir()
@@ -988,9 +1230,14 @@ def test_theory_files_that_cannot_be_read(runs, tmp_path):
     text = html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
     assert "1 of 1 checks pass, 1 without a verdict that can be read" in text
     (cn,) = [n for n in _page_notes(page) if n.startswith("claims.json")]
-    for said in ("claim 1's theory (an integer beyond", "claim 2's passed (text, not true/false)",
-                 "claim 3's check (a list)", "claim 3's theory (text)", "claim 3's measured (an object)",
-                 "claim 4 (the number 5, not an object"):
+    for said in (
+        "claim 1's theory (an integer beyond",
+        "claim 2's passed (text, not true/false)",
+        "claim 3's check (a list)",
+        "claim 3's theory (text)",
+        "claim 3's measured (an object)",
+        "claim 4 (the number 5, not an object",
+    ):
         assert said in cn, said
     (fn,) = [n for n in _page_notes(page) if "figure file(s) were skipped" in n]
     assert fn.startswith("3 figure file(s)") and "figure1.png (not a file)" in fn
@@ -1027,8 +1274,16 @@ def test_cli_report_of_the_hostile_runs_is_no_traceback(runs, tmp_path, capsys):
     metrics.jsonl, a step of Infinity, and 400-digit integers as a step, a value and an eval.json value."""
     from gankit.cli import main
 
-    run = _small_run(tmp_path, runs, [b"\xff\xfe", '{"step": Infinity, "loss/d": 1}', '{"step": %d, "loss/d": 1}' % BIG,
-                                      '{"step": 6, "loss/d": %d}' % BIG])
+    run = _small_run(
+        tmp_path,
+        runs,
+        [
+            b"\xff\xfe",
+            '{"step": Infinity, "loss/d": 1}',
+            '{"step": %d, "loss/d": 1}' % BIG,
+            '{"step": 6, "loss/d": %d}' % BIG,
+        ],
+    )
     with open(run / "config.yaml", "ab") as f:
         f.write(b"\xff\xfe\n")
     (run / "eval.json").write_text(json.dumps({**EVAL, "metrics": {"fid": {"value": BIG}}}))
@@ -1041,6 +1296,7 @@ def test_cli_report_of_the_hostile_runs_is_no_traceback(runs, tmp_path, capsys):
 
 
 # --- the page, opened in Chromium ----------------------------------------------------------------
+
 
 def _find_chromium(known: tuple[str, ...] = ("/usr/bin/chromium",)) -> str | None:
     """Chromium's path: ``chromium`` on PATH, else the first executable of ``known`` (Debian's package,
@@ -1062,6 +1318,7 @@ def chromium() -> str:
 
 def test_find_chromium_only_looks(monkeypatch, tmp_path):
     """Finding the browser runs nothing: no apt-get, no subprocess at all."""
+
     def refuse(*args, **kwargs):
         raise AssertionError(f"finding chromium ran a process: {args}")
 
@@ -1099,13 +1356,26 @@ class _Browser:
         cmd_r, self._cmd_w = os.pipe()
         self._ev_r, ev_w = os.pipe()
         cmd_r, ev_w = (_above_4(fd) for fd in (cmd_r, ev_w))  # so that moving them to 3 and 4 clobbers neither
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                f"--user-data-dir={profile}", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-                "--remote-debugging-pipe", "about:blank"]
+        args = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--proxy-server=http://127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         # bash (not sh: dash takes one-digit fds only) moves the pipe ends to fds 3 and 4
         self._proc = subprocess.Popen(
             ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{ev_w} {cmd_r}<&- {ev_w}>&-', *args],
-            pass_fds=(cmd_r, ev_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(cmd_r, ev_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(cmd_r)
         os.close(ev_w)
         self._timeout, self._buf, self._id = timeout, b"", 0
@@ -1150,8 +1420,11 @@ class _Browser:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network", "Page", "Runtime"):
             self.send(f"{domain}.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         self.events.clear()
         self.send("Page.navigate", {"url": url}, session)
         self.wait_for("Page.loadEventFired")
@@ -1159,8 +1432,11 @@ class _Browser:
 
     def requests(self) -> list[str]:
         """URLs the page asked for since it was opened (the page's own file included)."""
-        return [e["params"]["request"]["url"] if e["method"] == "Network.requestWillBeSent" else e["params"]["url"]
-                for e in self.events if e.get("method") in ("Network.requestWillBeSent", "Network.webSocketCreated")]
+        return [
+            e["params"]["request"]["url"] if e["method"] == "Network.requestWillBeSent" else e["params"]["url"]
+            for e in self.events
+            if e.get("method") in ("Network.requestWillBeSent", "Network.webSocketCreated")
+        ]
 
     def evaluate(self, expression: str, session: str):
         reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
@@ -1191,8 +1467,9 @@ def browser(chromium, tmp_path):
 
 
 # [images that finished loading with a decoded size, images in the page]
-COUNT_IMAGES = ("[document.images.length,"
-                " Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length]")
+COUNT_IMAGES = (
+    "[document.images.length, Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length]"
+)
 
 
 def _offsite(requests: list[str], page: Path) -> list[str]:
@@ -1223,49 +1500,75 @@ def test_browser_checks_catch_a_fetch_and_a_broken_image(browser, tmp_path):
     """The control: a remote image and a stylesheet are seen as requests, and the remote image
     and a corrupt PNG count as not rendered."""
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><html><head><link rel="stylesheet" href="https://gankit-test.invalid/s.css">'
-                    '</head><body><img src="http://gankit-test.invalid/x.png" alt="remote">'
-                    '<img src="data:image/png;base64,iVBORw0KGgoAAAAN" alt="corrupt"></body></html>')
+    page.write_text(
+        '<!DOCTYPE html><html><head><link rel="stylesheet" href="https://gankit-test.invalid/s.css">'
+        '</head><body><img src="http://gankit-test.invalid/x.png" alt="remote">'
+        '<img src="data:image/png;base64,iVBORw0KGgoAAAAN" alt="corrupt"></body></html>'
+    )
     session = browser.open(page.as_uri(), 400, 300)
     assert browser.evaluate(COUNT_IMAGES, session) == [2, 0]
-    assert sorted(_offsite(browser.requests(), page)) == ["http://gankit-test.invalid/x.png",
-                                                         "https://gankit-test.invalid/s.css"]
+    assert sorted(_offsite(browser.requests(), page)) == [
+        "http://gankit-test.invalid/x.png",
+        "https://gankit-test.invalid/s.css",
+    ]
 
 
-# --- the toy figure the training loop draws ------------------------------------------------------
-
-@pytest.mark.parametrize("preset", ["gauss1d", "ring8"])
-def test_plot_toy_panels_leaves_rng_and_modes_alone(preset, tmp_path):
-    cfg = load_config(preset, None, ["train.steps=2", "train.batch_size=16", "model.g_hidden=16",
-                                     "model.d_hidden=16", *QUIET])
-    res = train(cfg)
-    res.G.train()
-    res.D.train()
-    state = torch.get_rng_state()
-    path = tmp_path / "panels.png"
-    plot_toy_panels(res.G, res.D, res.target, cfg.model.z_dim, path, f"{preset}, step 2", n=4096)
-    assert torch.equal(torch.get_rng_state(), state)
-    assert res.G.training and res.D.training
-    with Image.open(path) as im:
-        w, h = im.size
-    assert (w, h) == ((750, 380) if preset == "gauss1d" else (1000, 460))
+# --- what the report depends on ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("preset", ["gauss1d", "ring8"])
-def test_plot_toy_panels_draws_d_as_a_probability_only_when_asked(preset, tmp_path, drawn):
-    """σ(logit) is D(x), with D* its optimum and ½ its equilibrium, only for the minimax family: with
-    ``probabilistic=False`` (a hinge critic) the figure shows D's raw output and no D*, sigmoid or ½."""
-    cfg = load_config(preset, None, ["train.steps=2", "train.batch_size=16", "model.g_hidden=16",
-                                     "model.d_hidden=16", "objective.name=hinge", *QUIET])
-    res = train(cfg)
-    sizes = []
-    for probabilistic in (True, False):
-        path = tmp_path / f"panels-{probabilistic}.png"
-        plot_toy_panels(res.G, res.D, res.target, cfg.model.z_dim, path, "t", n=4096, probabilistic=probabilistic)
-        with Image.open(path) as im:
-            sizes.append(im.size)
-    as_probability, as_score = ({t for t, _ in f} for f in drawn)
-    said = [lambda t: "D*" in t, lambda t: "sigmoid" in t or t == "D(x)", lambda t: "not a probability" in t]
-    assert [any(map(s, as_probability)) for s in said] == [preset == "gauss1d", True, False]  # D* in 1-D only
-    assert [any(map(s, as_score)) for s in said] == [False, False, True]
-    assert sizes[0] == sizes[1]
+def test_pages_import_no_layer_that_trains_or_samples(runs, tmp_path):
+    """The report reads files: writing each kind of page imports neither the training loop, the networks,
+    the run builder, nor what samples G or measures it (gankit.generate, gankit.evaluate), nor the toy
+    targets themselves (gankit.distributions)."""
+    script = (
+        "import sys\n"
+        "from gankit.report import write_report\n"
+        "write_report([sys.argv[1]], sys.argv[4] + '/a.html')\n"
+        "write_report(sys.argv[1:3], sys.argv[4] + '/b.html')\n"
+        "write_report([sys.argv[3]], sys.argv[4] + '/c.html')\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('gankit.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(runs["ring8"]), str(runs["digits"]), str(runs["theory"]), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "gankit.report.curves" in loaded  # the curves were drawn
+    banned = {
+        "gankit.training",
+        "gankit.nets",
+        "gankit.build",
+        "gankit.generate",
+        "gankit.evaluate",
+        "gankit.distributions",
+        "gankit.figures",
+        "gankit.theory",
+    }
+    assert not {m for m in loaded if any(m == b or m.startswith(b + ".") for b in banned)}
+
+
+def test_the_report_knows_every_toy_target():
+    """The report names a toy target's modes and the JSD's sample count without importing gankit.distributions
+    or gankit.evaluate: its table must agree with them, for every registered target."""
+    import inspect
+
+    from gankit.distributions import TARGETS, make_target
+    from gankit.evaluate import evaluate_toy
+    from gankit.report import JSD_SAMPLES, ToyTarget, toy_target
+
+    mixtures = [
+        {"weights": [1.0], "means": [2.0], "stds": [0.5]},
+        {"weights": [0.5, 0.5], "means": [-2.0, 2.0], "stds": [0.3, 0.3]},
+        {"weights": [1, 2, 3], "means": [-3, 0, 3], "stds": [1, 1, 1]},
+    ]
+    for name in TARGETS.names():
+        for params in mixtures if name == "mixture1d" else [{}]:
+            target = make_target(name, **params)
+            want = ToyTarget(target.dim, len(target.weights) if target.discrete_modes else None)
+            assert toy_target({"name": name, **params}) == want, name
+    assert inspect.signature(evaluate_toy).parameters["n_jsd"].default == JSD_SAMPLES
+    for data in ({"name": "digits"}, {"name": "mixture1d", "weights": [1, 1], "means": [0.0]}, None, {"name": 3}):
+        assert toy_target(data) is None

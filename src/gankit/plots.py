@@ -1,4 +1,9 @@
-"""Figures, written as PNG files with matplotlib's non-interactive backend."""
+"""Figures, written as PNG files with matplotlib's non-interactive backend.
+
+The functions here draw what they are given (samples, densities, curves, a discriminator's values at
+points they choose); they never run a generator: the callers draw the samples (see
+:mod:`gankit.figures`, :func:`gankit.runs.write_samples`, :mod:`gankit.theory`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import functools
 import math
 import re
 from pathlib import Path
-from typing import BinaryIO, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping, Sequence
 
 import matplotlib
 
@@ -15,22 +20,39 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import ticker  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
+from torch import Tensor  # noqa: E402
 
-from .distributions import GaussianMixture  # noqa: E402
+if TYPE_CHECKING:  # the targets are passed in: plotting builds none
+    from matplotlib.typing import RcKeyType
 
-__all__ = ["plot_toy_samples", "plot_toy_panels", "plot_curves", "plot_figure1", "plot_theory_curves", "plot_logit",
-           "plot_proposition2", "plot_wgan", "plot_dynamics"]
+    from .distributions import GaussianMixture
+
+__all__ = [
+    "plot_toy_samples",
+    "plot_toy_panels",
+    "plot_curves",
+    "plot_figure1",
+    "plot_theory_curves",
+    "plot_logit",
+    "plot_proposition2",
+    "plot_wgan",
+    "plot_dynamics",
+]
 
 # Text in gankit's figures is plain text: run directory names and metric keys may hold "$", "\\", "^" or
 # "_", which matplotlib would otherwise parse as math text (and fail on, or silently change). LaTeX is
 # off for the same reason; numbers on the axes come from formatters that write no math text either.
-_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False, "axes.formatter.use_mathtext": False}
+_PLAIN_TEXT: dict[RcKeyType, Any] = {
+    "text.parse_math": False,
+    "text.usetex": False,
+    "axes.formatter.use_mathtext": False,
+}
 
 
 def _plain_text(plot):
     """Run a figure function with every text it makes (titles, labels, legends, tick labels,
     annotations) drawn as written, never parsed as math text."""
+
     @functools.wraps(plot)
     def wrapper(*args, **kwargs):
         with plt.rc_context(_PLAIN_TEXT):
@@ -53,13 +75,20 @@ def _save(fig, path: str | Path | BinaryIO) -> None:
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             transform = axis.get_transform()
-            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
-                             (axis.get_minor_formatter, axis.set_minor_formatter)):
+            for get, put in (
+                (axis.get_major_formatter, axis.set_major_formatter),
+                (axis.get_minor_formatter, axis.set_minor_formatter),
+            ):
                 f = get()
                 if isinstance(f, ticker.LogFormatterMathtext):
-                    put(_PlainLogFormatter(base=transform.base, labelOnlyBase=f.labelOnlyBase,
-                                           minor_thresholds=f.minor_thresholds,
-                                           linthresh=getattr(transform, "linthresh", None)))
+                    put(
+                        _PlainLogFormatter(
+                            base=transform.base,
+                            labelOnlyBase=f.labelOnlyBase,
+                            minor_thresholds=f.minor_thresholds,
+                            linthresh=getattr(transform, "linthresh", None),
+                        )
+                    )
     fig.savefig(path, format="png")
     plt.close(fig)
 
@@ -78,20 +107,37 @@ def plot_toy_samples(target: GaussianMixture, samples: Tensor, path: str | Path,
     fig, ax = plt.subplots(figsize=(5, 5) if target.dim == 2 else (6, 3.5), dpi=100)
     if target.dim == 1:
         x = torch.linspace(float(lo[0]), float(hi[0]), 1000, dtype=torch.float64)
-        ax.hist(samples[:, 0].numpy(), bins=100, range=(float(lo[0]), float(hi[0])), density=True,
-                color="tab:green", alpha=0.5, label="G samples")
+        ax.hist(
+            samples[:, 0].numpy(),
+            bins=100,
+            range=(float(lo[0]), float(hi[0])),
+            density=True,
+            color="tab:green",
+            alpha=0.5,
+            label="G samples",
+        )
         ax.plot(x.numpy(), target.prob(x).numpy(), "k--", label="p_data")
         ax.set_xlabel("x")
         ax.legend(loc="upper right", fontsize=8)
     else:
         pad = 0.1 * float((hi - lo).max())
         lo, hi = lo - pad, hi + pad
-        g = torch.stack(torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 300, dtype=torch.float64),
-                                       torch.linspace(float(lo[1]), float(hi[1]), 300, dtype=torch.float64),
-                                       indexing="xy"), -1)
+        g = torch.stack(
+            torch.meshgrid(
+                torch.linspace(float(lo[0]), float(hi[0]), 300, dtype=torch.float64),
+                torch.linspace(float(lo[1]), float(hi[1]), 300, dtype=torch.float64),
+                indexing="xy",
+            ),
+            -1,
+        )
         logp = target.log_prob(g.reshape(-1, 2)).reshape(300, 300).clamp(min=-12)
-        ax.imshow(logp.numpy(), origin="lower", extent=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
-                  cmap="Greys", alpha=0.6)
+        ax.imshow(
+            logp.numpy(),
+            origin="lower",
+            extent=(float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+            cmap="Greys",
+            alpha=0.6,
+        )
         s = samples.numpy()
         ax.scatter(s[:, 0], s[:, 1], s=2, c="tab:green", alpha=0.5, linewidths=0)
         ax.set_xlim(float(lo[0]), float(hi[0]))
@@ -115,54 +161,47 @@ def _box(target: GaussianMixture, samples: Tensor) -> tuple[Tensor, Tensor]:
     return lo - pad, hi + pad
 
 
-@torch.no_grad()
-def _d_out(D: nn.Module, x: Tensor, probabilistic: bool = True) -> Tensor:
-    """σ(D(x)) (or, with ``probabilistic`` False, D's raw output) as float64 on the CPU, D in eval mode
-    for the call (its mode is restored)."""
-    param = next(D.parameters())
-    was_training = D.training
-    D.eval()
-    try:
-        out = D(x.to(param.device, param.dtype)).double().flatten().cpu()
-        return torch.sigmoid(out) if probabilistic else out
-    finally:
-        D.train(was_training)
-
-
 @_plain_text
-def plot_toy_panels(G: nn.Module, D: nn.Module, target: GaussianMixture, z_dim: int, path: str | Path | BinaryIO,
-                    title: str = "", n: int = 2**16, seed: int = 0, probabilistic: bool = True) -> None:
+def plot_toy_panels(
+    samples: Tensor,
+    d: Callable[[Tensor], Tensor],
+    target: GaussianMixture,
+    path: str | Path | BinaryIO,
+    title: str = "",
+    probabilistic: bool = True,
+) -> None:
     """What G and D look like on a toy target, for the sample figures of toy runs.
 
-    1-D: p_data (exact) and p_g (histogram of ``n`` samples of G) on the left axis; D(x) = σ(logit)
-    and the optimal D*(x) = p_data/(p_data + p_g) on the right one, D* drawn only where the bin
-    masses are large enough for the ratio to mean something. 2-D: G's samples over log p_data,
-    next to a heat map of D(x) with the target's 3σ contours.
+    ``samples``: G's samples, float64 [n, dim]. ``d``: D at points x [m, dim] (float64) as float64 [m],
+    σ(logit) when ``probabilistic``, else D's raw output; it is called on points this function chooses
+    (a fine 1-D grid, or a 160×160 grid over the 2-D box), which hold the target and most samples.
+
+    1-D: p_data (exact) and p_g (histogram of the samples) on the left axis; D(x) = σ(logit) and the
+    optimal D*(x) = p_data/(p_data + p_g) on the right one, D* drawn only where the bin masses are large
+    enough for the ratio to mean something. 2-D: the samples over log p_data, next to a heat map of D(x)
+    with the target's 3σ contours.
 
     ``probabilistic``: whether D is trained by the cross-entropy of the minimax objectives
     (:attr:`gankit.objectives.Objective.probabilistic`). Only then is σ(logit) D(x) and D* its
     optimum; otherwise the figure shows D's raw output (a critic's score), with no D* and no ½.
-
-    Samples come from :func:`gankit.evaluate.generate` with their own seeded noise and D runs
-    under ``no_grad`` in eval mode, so the global RNG and the networks' modes are left as found.
     """
-    from .generate import generate  # here, not at import: torch only when a figure needs samples
-
-    x = generate(G, n, z_dim, seed=seed).double()  # [n, d]
-    lo, hi = _box(target, x)
+    lo, hi = _box(target, samples)
     if target.dim == 1:
-        fig = _toy_panel_1d(D, target, x, lo, hi, probabilistic)
+        fig = _toy_panel_1d(d, target, samples, lo, hi, probabilistic)
         fig.axes[0].set_title(title, fontsize=9)
         fig.tight_layout(rect=(0, 0.07, 1, 1))
     else:
-        fig = _toy_panels_2d(D, target, x, lo, hi, probabilistic)
+        fig = _toy_panels_2d(d, target, samples, lo, hi, probabilistic)
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
     _save(fig, path)
 
 
-def _toy_panel_1d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool):
-    """The 1-D figure of :func:`plot_toy_panels`: densities on the left axis, D on the right one."""
+def _toy_panel_1d(
+    d_of: Callable[[Tensor], Tensor], target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool
+):
+    """The 1-D figure of :func:`plot_toy_panels`: densities on the left axis, D on the right one; samples
+    ``x`` [n, 1], the box [lo, hi] [1] each."""
     n, bins = len(x), 200
     edges = torch.linspace(float(lo[0]), float(hi[0]), bins + 1, dtype=torch.float64)
     width = float(edges[1] - edges[0])
@@ -178,13 +217,14 @@ def _toy_panel_1d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, 
     ax.set_ylabel("density")
     ax.set_xlim(float(lo[0]), float(hi[0]))
     ax2 = ax.twinx()
-    d = _d_out(D, fine[:, None], probabilistic).numpy()
+    d = d_of(fine[:, None]).numpy()  # [1000]
     if probabilistic:
         both = p_data + p_g
         d_star = torch.where(both > 1e-3, p_data / both.clamp(min=1e-300), torch.full_like(both, math.nan))
         ax2.plot(fine.numpy(), d, color="tab:blue", ls="--", lw=1.5, label="D(x)")
-        ax2.plot(centres.numpy(), d_star.numpy(), color="tab:red", lw=1, alpha=0.8,
-                 label="D* = p_data / (p_data + p_g)")
+        ax2.plot(
+            centres.numpy(), d_star.numpy(), color="tab:red", lw=1, alpha=0.8, label="D* = p_data / (p_data + p_g)"
+        )
         ax2.axhline(0.5, color="grey", lw=0.5)
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("D")
@@ -197,15 +237,23 @@ def _toy_panel_1d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, 
     return fig
 
 
-def _toy_panels_2d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool):
-    """The 2-D figure of :func:`plot_toy_panels`: samples over log p_data, and D's heat map."""
+def _toy_panels_2d(
+    d_of: Callable[[Tensor], Tensor], target: GaussianMixture, x: Tensor, lo: Tensor, hi: Tensor, probabilistic: bool
+):
+    """The 2-D figure of :func:`plot_toy_panels`: samples ``x`` [n, 2] over log p_data, and D's heat map over
+    the box [lo, hi] ([2] each)."""
     res = 160
     extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-    grid = torch.stack(torch.meshgrid(torch.linspace(extent[0], extent[1], res, dtype=torch.float64),
-                                      torch.linspace(extent[2], extent[3], res, dtype=torch.float64),
-                                      indexing="xy"), -1).reshape(-1, 2)  # [res², 2], rows along x
+    grid = torch.stack(
+        torch.meshgrid(
+            torch.linspace(extent[0], extent[1], res, dtype=torch.float64),
+            torch.linspace(extent[2], extent[3], res, dtype=torch.float64),
+            indexing="xy",
+        ),
+        -1,
+    ).reshape(-1, 2)  # [res², 2], rows along x
     logp = torch.cat([target.log_prob(c) for c in grid.split(4096)]).reshape(res, res)  # chunks: K can be 256
-    d = _d_out(D, grid, probabilistic).reshape(res, res)
+    d = d_of(grid).reshape(res, res)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.6), dpi=100)
     a1.imshow(logp.clamp(min=-12).numpy(), origin="lower", extent=extent, cmap="Greys", alpha=0.6)
     shown = x[:5000].numpy()
@@ -221,8 +269,15 @@ def _toy_panels_2d(D: nn.Module, target: GaussianMixture, x: Tensor, lo: Tensor,
         im = a2.imshow(d.numpy(), origin="lower", extent=extent, cmap="coolwarm", vmin=-top, vmax=top)
         a2.set_title("D's output (a score, not a probability), target's 3-sigma contours", fontsize=9)
     # log p one 3σ step below a component's peak: the outline of every mode (or of the ribbon)
-    a2.contour(grid[:, 0].reshape(res, res).numpy(), grid[:, 1].reshape(res, res).numpy(), logp.numpy(),
-               levels=[float(logp.max()) - 4.5], colors="k", linewidths=0.6, linestyles="solid")
+    a2.contour(
+        grid[:, 0].reshape(res, res).numpy(),
+        grid[:, 1].reshape(res, res).numpy(),
+        logp.numpy(),
+        levels=[float(logp.max()) - 4.5],
+        colors="k",
+        linewidths=0.6,
+        linestyles="solid",
+    )
     fig.colorbar(im, ax=a2, fraction=0.046, pad=0.04)
     for a in (a1, a2):
         a.set_xlim(extent[0], extent[1])
@@ -279,19 +334,34 @@ def _curve(steps: Sequence[float], values: Sequence[float]) -> tuple[np.ndarray,
     return *_thin(x, y), int(huge.sum())
 
 
-_CURVE_STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-                "font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8, "legend.frameon": False,
-                "axes.formatter.useoffset": False}
+_CURVE_STYLE: dict[RcKeyType, Any] = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.formatter.useoffset": False,
+}
 _LINESTYLES = ["-", "--", ":", "-."]
 _TWIN_STYLE = "--"  # the second line of a pair (the raw G's beside its EMA copy's)
 
 
 @_plain_text
-def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
-                keys: Sequence[str], path: str | Path | BinaryIO, title: str = "",
-                labels: Mapping[str, str] | None = None, logy: bool = False,
-                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None,
-                twins: Mapping[str, str] | None = None, twin_labels: tuple[str, str] = ("G_ema", "G (raw)")) -> int:
+def plot_curves(
+    runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]],
+    keys: Sequence[str],
+    path: str | Path | BinaryIO,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+    logy: bool = False,
+    hlines: Sequence[tuple[float, str]] = (),
+    ylim: tuple[float, float] | None = None,
+    twins: Mapping[str, str] | None = None,
+    twin_labels: tuple[str, str] = ("G_ema", "G (raw)"),
+) -> int:
     """Training curves against step: ``keys`` of each run, one panel. Returns how many values were not
     drawn for being beyond ±PLOT_LIMIT, which no axis can hold (they leave gaps).
 
@@ -328,48 +398,81 @@ def plot_curves(runs: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Se
                 pos = values[np.isfinite(values) & (values > 0)]
                 if len(pos):
                     positive.append((pos.min(), pos.max()))
-                ax.plot(steps, values, color=colours[(i if several else j) % len(colours)],
-                        ls=_TWIN_STYLE if twin else styles[j % len(styles)] if several else "-", lw=1.3,
-                        marker="o" if len(series[key][0]) <= 30 else None, ms=3,
-                        mfc="none" if twin else None, zorder=1.9 if twin else 2,  # the pair's main line on top
-                        label=None if several else _legend_label(labels.get(key, key)))
+                ax.plot(
+                    steps,
+                    values,
+                    color=colours[(i if several else j) % len(colours)],
+                    ls=_TWIN_STYLE if twin else styles[j % len(styles)] if several else "-",
+                    lw=1.3,
+                    marker="o" if len(series[key][0]) <= 30 else None,
+                    ms=3,
+                    mfc="none" if twin else None,
+                    zorder=1.9 if twin else 2,  # the pair's main line on top
+                    label=None if several else _legend_label(labels.get(key, key)),
+                )
         for y, label in hlines:
             ax.axhline(y, color="k", lw=0.9, ls=":", label=_legend_label(label))
         if several:  # colour = run, line style = key
-            from matplotlib.lines import Line2D
-
-            handles = [Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=_legend_label(name))
-                       for i, (name, series) in enumerate(runs) if any(k in series for k in present)]
-            if len(mains) > 1:
-                handles += [Line2D([], [], color="grey", ls=styles[j % len(styles)],
-                                   label=_legend_label(labels.get(k, k))) for j, k in enumerate(mains)]
-            if paired:  # solid: the key itself (when its style says nothing else), dashed: its twin
-                handles += ([Line2D([], [], color="grey", label=_legend_label(twin_labels[0]))] if len(mains) == 1
-                            else [])
-                handles.append(Line2D([], [], color="grey", ls=_TWIN_STYLE, label=_legend_label(twin_labels[1])))
-            ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
+            _runs_legend(ax, runs, present, mains, labels, styles, twin_labels if paired else None)
         elif len(present) > 1 or hlines:
             ax.legend()
-        log = logy and positive and max(hi for _, hi in positive) > 10 * min(lo for lo, _ in positive)
+        log = bool(logy and positive and max(hi for _, hi in positive) > 10 * min(lo for lo, _ in positive))
         if log:
             ax.set_yscale("log")
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        else:  # the reference lines in view, and a flat curve drawn flat, not magnified noise
-            lo, hi = ax.get_ylim()
-            for y, _ in hlines:
-                if not log or y > 0:
-                    lo, hi = min(lo, y), max(hi, y)
-            if not log and hi - lo < 0.1 * max(abs(lo), abs(hi)):
-                mid, half = (lo + hi) / 2, 0.05 * max(abs(lo), abs(hi))
-                lo, hi = mid - half, mid + half
-            span = (hi - lo) * 0.05 if not log else 0
-            ax.set_ylim(lo - span, hi + span)
+        _set_ylim(ax, ylim, hlines, log)
         ax.set_xlabel("step")
         ax.set_title(_text(title))
         fig.tight_layout()
         _save(fig, path)
     return huge
+
+
+def _runs_legend(
+    ax,
+    runs: Sequence[tuple[str, Mapping]],
+    present: Sequence[str],
+    mains: Sequence[str],
+    labels: Mapping[str, str],
+    styles: Sequence[str],
+    twin_labels: tuple[str, str] | None,
+) -> None:
+    """The legend of :func:`plot_curves` with several runs: a colour a run, a line style a key (when there are
+    several), the grey solid and dashed lines of ``twin_labels`` when keys are paired, then the reference lines."""
+    from matplotlib.lines import Line2D
+
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = [
+        Line2D([], [], color=colours[i % len(colours)], lw=1.5, label=_legend_label(name))
+        for i, (name, series) in enumerate(runs)
+        if any(k in series for k in present)
+    ]
+    if len(mains) > 1:
+        handles += [
+            Line2D([], [], color="grey", ls=styles[j % len(styles)], label=_legend_label(labels.get(k, k)))
+            for j, k in enumerate(mains)
+        ]
+    if twin_labels is not None:  # solid: the key itself (when its style says nothing else), dashed: its twin
+        handles += [Line2D([], [], color="grey", label=_legend_label(twin_labels[0]))] if len(mains) == 1 else []
+        handles.append(Line2D([], [], color="grey", ls=_TWIN_STYLE, label=_legend_label(twin_labels[1])))
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0])  # + the reference lines
+
+
+def _set_ylim(ax, ylim: tuple[float, float] | None, hlines: Sequence[tuple[float, str]], log: bool) -> None:
+    """``ylim`` if given, else the drawn range widened to hold the reference lines (on a log axis, those
+    above 0) with a 5% margin, and at least 10% of its magnitude tall: a flat curve is drawn flat, not
+    as magnified noise."""
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+        return
+    lo, hi = ax.get_ylim()
+    for y, _ in hlines:
+        if not log or y > 0:
+            lo, hi = min(lo, y), max(hi, y)
+    if not log and hi - lo < 0.1 * max(abs(lo), abs(hi)):
+        mid, half = (lo + hi) / 2, 0.05 * max(abs(lo), abs(hi))
+        lo, hi = mid - half, mid + half
+    span = (hi - lo) * 0.05 if not log else 0
+    ax.set_ylim(lo - span, hi + span)
 
 
 @_plain_text
@@ -488,8 +591,12 @@ def plot_wgan(fig_data: dict, path: str | Path) -> None:
     a1.set_xlabel("theta")
     a1.legend(fontsize=8)
     a1.set_title("distance between N(0, eps^2) and N(theta, eps^2)", fontsize=9)
-    a2.semilogy(th, [max(abs(g), 1e-30) for g in fig_data["g_minimax"]], "o-",
-                label="minimax, D = D* (below 1e-30, 0 in float64, drawn at 1e-30)")
+    a2.semilogy(
+        th,
+        [max(abs(g), 1e-30) for g in fig_data["g_minimax"]],
+        "o-",
+        label="minimax, D = D* (below 1e-30, 0 in float64, drawn at 1e-30)",
+    )
     a2.semilogy(th, [abs(g) for g in fig_data["g_nonsat"]], "s-", label="non-saturating, D = D*")
     crit = fig_data["critic"]
     a2.semilogy(list(crit), [abs(g) for g in crit.values()], "^-", label="WGAN-GP, trained critic")

@@ -1,0 +1,98 @@
+"""``gankit theory``'s run: every experiment in turn, the rows of the claims table, and the figures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..build import build_run
+from ..config import Config, load_config
+from ..distributions import GaussianMixture
+from ..training import train
+from .claims import Claim
+from .dynamics import dynamics_claims
+from .equilibrium import equilibrium_claims
+from .fixed_g import fixed_g_claims
+from .grid import Grid
+from .identity import identity_claims
+from .proposition2 import proposition2_claims
+from .saturation import confident_d_claim
+from .snapshots import Snapshots
+from .training_figures import write_training_figures
+from .wgan import wgan_claims
+
+__all__ = ["run_claims", "THEORY_PRESET"]
+
+THEORY_PRESET = "gauss1d"  # p_data = N(2, 0.5²), an MLP G from z ~ N(0, 1): every density exact on a 1-D grid
+
+
+def run_claims(
+    out_dir: str | Path | None = None, log: Callable[[str], None] = lambda s: None, cfg: Config | None = None
+) -> list[Claim]:
+    """Run the experiment, return the rows, and write the figures to ``out_dir`` if given.
+
+    Runs on one CPU thread: the networks are tiny, so extra threads only add overhead, and on
+    a loaded machine OpenMP threads that wait on each other can make the run many times slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_claims(out_dir, log, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_claims(out_dir: str | Path | None, log: Callable[[str], None], cfg: Config | None) -> list[Claim]:
+    """:func:`run_claims` on the thread it set. The order of the experiments is part of the result: those
+    that train draw from torch's global generator, each reseeding it (seed + 1, + 2, + 3) where it starts."""
+    t0 = time.perf_counter()
+
+    def done(what: str) -> None:
+        log(f"{what} ({time.perf_counter() - t0:.1f}s)")
+
+    cfg = cfg or load_config(THEORY_PRESET, overrides=["train.progress=false", "train.tensorboard=false"])
+    steps = cfg.train.steps
+    fixed_step = max(1, steps // 10)  # early: p_g overlaps p_data only in part
+    mid_step = max(fixed_step, steps // 4)
+    snaps = Snapshots(keep={0, fixed_step, mid_step, steps}, every=max(1, steps // 40))
+
+    rows = identity_claims()
+    done("identity rows done")
+
+    # The full GAN run (Algorithm 1), keeping snapshots for the fixed-G experiment and the figure.
+    result = train(cfg, None, callback=snaps)
+    done(f"GAN trained for {steps} steps")
+    assert isinstance(result.target, GaussianMixture)  # the theory's configs are 1-D toy targets
+    grid = Grid(result.target)
+    torch.manual_seed(cfg.train.seed + 1)
+    snaps.use(*build_run(cfg, torch.device("cpu"))[1:])  # shells to load snapshots into
+
+    fixed = fixed_g_claims(cfg, grid, result.target, snaps, fixed_step)  # Proposition 1
+    rows += fixed.rows
+    done("fixed-G rows done")
+    rows += equilibrium_claims(grid, result.G, result.D, steps)  # Theorem 1 at the end of training
+    rows.append(confident_d_claim(cfg, result.target, snaps.load(0)[0]))  # saturation at the initial G
+    done("Theorem 1 rows done")
+
+    prop2_rows, prop2_fig = proposition2_claims()
+    wgan_rows, wgan_fig = wgan_claims()
+    rows += prop2_rows + wgan_rows
+    done("Proposition 2 and WGAN rows done")
+    dyn_rows, dyn_fig = dynamics_claims()
+    rows += dyn_rows
+    done("all rows done")
+
+    if out_dir is not None:
+        from ..plots import plot_dynamics, plot_logit, plot_proposition2, plot_wgan
+
+        out = Path(out_dir)
+        write_training_figures(out, grid, snaps, fixed, fixed_step, mid_step, steps)
+        plot_logit(fixed.logit_fig, out / "logit.png")
+        plot_proposition2(prop2_fig, out / "proposition2.png")
+        plot_wgan(wgan_fig, out / "wgan.png")
+        plot_dynamics(dyn_fig, out / "dynamics.png")
+        done(f"figures written to {out_dir}")
+    return rows
