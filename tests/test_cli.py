@@ -8,9 +8,24 @@ import pytest
 from gankit.cli import main
 from gankit.stats import read_jsonl
 
-FAST = ["--set", "train.steps=4", "--set", "train.batch_size=16", "--set", "train.eval_every=2",
-        "--set", "train.sample_every=2", "--set", "train.checkpoint_every=2", "--set", "train.log_every=1",
-        "--set", "train.eval_samples=64", "--set", "train.progress=false"]
+FAST = [
+    "--set",
+    "train.steps=4",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.eval_every=2",
+    "--set",
+    "train.sample_every=2",
+    "--set",
+    "train.checkpoint_every=2",
+    "--set",
+    "train.log_every=1",
+    "--set",
+    "train.eval_samples=64",
+    "--set",
+    "train.progress=false",
+]
 
 
 def run(args, capsys):
@@ -59,17 +74,23 @@ def test_dry_run_prints_resolved_config(capsys):
     assert "name: grid25" in out and "steps: 5" in out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["train", "--set", "train.stepz=1", "--dry-run"], "unknown config key train.stepz (did you mean train.steps?)"),
-    (["train", "--preset", "nope"], "unknown preset 'nope'"),
-    (["train", "--config", "/nonexistent.yaml"], "config file not found"),
-    (["train", "--preset", "ring8", "--config", "x.yaml"], "not both"),
-    (["sample", "/nonexistent-run", "--out", "x.npy"], "run directory not found"),
-    (["sample", ".", "--out", "x.txt"], "--out must end in .npy or .png"),
-    (["sample", ".", "--n", "0", "--out", "x.npy"], "--n"),
-    (["frobnicate"], "No such command"),
-    (["train", "\n", "--dry-run"], "unexpected extra argument (\\n)"),  # a typed line break stays on the line
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["train", "--set", "train.stepz=1", "--dry-run"],
+            "unknown config key train.stepz (did you mean train.steps?)",
+        ),
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--config", "/nonexistent.yaml"], "config file not found"),
+        (["train", "--preset", "ring8", "--config", "x.yaml"], "not both"),
+        (["sample", "/nonexistent-run", "--out", "x.npy"], "run directory not found"),
+        (["sample", ".", "--out", "x.txt"], "--out must end in .npy or .png"),
+        (["sample", ".", "--n", "0", "--out", "x.npy"], "--n"),
+        (["frobnicate"], "No such command"),
+        (["train", "\n", "--dry-run"], "unexpected extra argument (\\n)"),  # a typed line break stays on the line
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     code, _, err = run(args, capsys)
     assert code == 2
@@ -103,8 +124,23 @@ def test_console_script_runs():
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
     with pytest.raises(SystemExit) as e:
-        main(["train", "--set", "train.steps=2", "--set", "train.batch_size=8", "--set", "model.conditional=true",
-              "--set", "train.sample_every=1", "--set", "train.progress=false", "--out", str(out)])
+        main(
+            [
+                "train",
+                "--set",
+                "train.steps=2",
+                "--set",
+                "train.batch_size=8",
+                "--set",
+                "model.conditional=true",
+                "--set",
+                "train.sample_every=1",
+                "--set",
+                "train.progress=false",
+                "--out",
+                str(out),
+            ]
+        )
     assert e.value.code == 0
     return out
 
@@ -120,11 +156,15 @@ def test_default_train_is_digits_with_image_grids(digits_run):
 def test_sample_images(digits_run, tmp_path, capsys):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     for f in (a, b):
-        code, _, err = run(["sample", str(digits_run), "--n", "12", "--out", str(f), "--seed", "3", "--class", "7"], capsys)
+        code, _, err = run(
+            ["sample", str(digits_run), "--n", "12", "--out", str(f), "--seed", "3", "--class", "7"], capsys
+        )
         assert code == 0, err
     x = np.load(a)
     assert x.shape == (12, 1, 16, 16) and x.dtype == np.uint8 and np.array_equal(x, np.load(b))
-    code, _, _ = run(["sample", str(digits_run), "--n", "16", "--out", str(tmp_path / "g.png"), "--truncation", "1.0"], capsys)
+    code, _, _ = run(
+        ["sample", str(digits_run), "--n", "16", "--out", str(tmp_path / "g.png"), "--truncation", "1.0"], capsys
+    )
     assert code == 0 and (tmp_path / "g.png").stat().st_size > 200
     code, _, err = run(["sample", str(digits_run), "--out", str(tmp_path / "x.npy"), "--class", "10"], capsys)
     assert code == 2 and "--class must be in 0..9" in err
@@ -200,8 +240,10 @@ def test_an_allocation_failure_is_one_line(monkeypatch, capsys, tmp_path):
     import gankit.training
 
     def oom(*a, **k):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
-                           "you tried to allocate 400000000000000 bytes.\nmore")
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 400000000000000 bytes.\nmore"
+        )
 
     monkeypatch.setattr(gankit.training, "train", oom)
     code, _, err = run(["train", "--preset", "ring8", "--out", str(tmp_path / "r")], capsys)
@@ -236,11 +278,39 @@ def test_sample_seeds_are_unsigned_64_bit(run_dir, tmp_path, capsys, seed):
 
 
 def test_without_a_terminal_training_prints_plain_progress_lines(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "ring8", "--set", "train.steps=20",
-                        "--set", "train.batch_size=16", "--set", "train.eval_samples=50", "--set", "train.log_every=5",
-                        "--set", "model.g_hidden=16", "--set", "model.d_hidden=16", "--set", "train.eval_every=0",
-                        "--set", "train.sample_every=0", "--set", "train.tensorboard=false", "--out", str(tmp_path / "r")],
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gankit",
+            "train",
+            "--preset",
+            "ring8",
+            "--set",
+            "train.steps=20",
+            "--set",
+            "train.batch_size=16",
+            "--set",
+            "train.eval_samples=50",
+            "--set",
+            "train.log_every=5",
+            "--set",
+            "model.g_hidden=16",
+            "--set",
+            "model.d_hidden=16",
+            "--set",
+            "train.eval_every=0",
+            "--set",
+            "train.sample_every=0",
+            "--set",
+            "train.tensorboard=false",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     lines = [line for line in p.stderr.splitlines() if line.startswith("train: step")]
     assert [line.split()[2] for line in lines] == [f"{s}/20" for s in range(2, 21, 2)]  # every tenth
@@ -254,8 +324,9 @@ def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
         out = tmp_path / preset
         sets = [a for a in FAST if a != "--set" and not a.startswith(("train.batch_size=", "train.sample_every="))]
         sets += ["train.batch_size=8", "model.g_hidden=8", "model.d_hidden=8", "train.sample_every=0"]
-        code, _, err = run(["train", "--preset", preset, *(x for a in sets for x in ("--set", a)), "--out", str(out)],
-                           capsys)
+        code, _, err = run(
+            ["train", "--preset", preset, *(x for a in sets for x in ("--set", a)), "--out", str(out)], capsys
+        )
         assert code == 0, err
         final = json.loads((out / "eval.json").read_text())
         assert (final["n"], final["step"], final["features"]) == (64, 4, features)
@@ -267,8 +338,10 @@ def test_a_run_writes_its_final_metrics_for_its_report(tmp_path, capsys):
 
 @pytest.mark.parametrize("text", ["a\x00b", "a\x1b[31mred", "a\u2028b", "tab\there\rback"])
 def test_control_characters_in_an_error_are_shown_escaped(capsys, text):
-    for args in (["sample", f"/nonexistent/{text}", "--out", "x.npy"],
-                 ["train", "--preset", "digits", "--set", "data.name=imagefolder", "--set", f"data.root=/no/{text}"]):
+    for args in (
+        ["sample", f"/nonexistent/{text}", "--out", "x.npy"],
+        ["train", "--preset", "digits", "--set", "data.name=imagefolder", "--set", f"data.root=/no/{text}"],
+    ):
         code, _, err = run(args, capsys)
         assert code == 2 and len(err.splitlines()) == 1
         assert all(c.isprintable() for c in err.rstrip("\n"))
@@ -278,3 +351,49 @@ def test_eval_of_a_toy_run_prints_undefined_values_and_takes_few_samples(run_dir
     code, out, err = run(["eval", str(run_dir), "--n", "5"], capsys)
     assert code == 0, err
     assert "kl_uniform" in out and "5 samples" in out
+
+
+# Run in a fresh interpreter: `args` is a list of argument lists for main(); the last line printed says
+# whether torch was imported by then.
+TORCH_FREE = """
+import sys
+from gankit.cli import main
+for args in {runs!r}:
+    try:
+        main(args)
+    except SystemExit as e:
+        assert e.code in (0, None), (args, e.code)
+print("torch" in sys.modules)
+"""
+
+
+def cli_without_torch(runs, cwd):
+    """stdout lines of ``runs`` (argument lists) in a new interpreter; asserts it never imported torch."""
+    out = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE.format(runs=runs)], capture_output=True, text=True, cwd=cwd, check=True
+    ).stdout.splitlines()
+    assert out[-1] == "False", "torch was imported"
+    return out[:-1]
+
+
+def shipped_presets():
+    from importlib import resources
+
+    return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def test_help_presets_and_dry_runs_do_not_import_torch(tmp_path):
+    """Commands that only read configs answer in a fraction of a second: torch (seconds to import) waits
+    for the commands that train or sample. Every preset is validated, network and dataset names included."""
+    assert "Usage: gankit" in "\n".join(cli_without_torch([["--help"]], tmp_path))
+    assert cli_without_torch([["presets"]], tmp_path) == shipped_presets()
+    out = cli_without_torch([["train", "--dry-run", "--preset", p] for p in shipped_presets()], tmp_path)
+    assert sum(line.startswith("data:") for line in out) == len(shipped_presets())
+    assert not (tmp_path / "runs").exists()
+
+
+def test_version_is_the_packages(capsys):
+    import gankit
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"gankit, version {gankit.__version__}"

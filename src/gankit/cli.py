@@ -12,13 +12,14 @@ from pathlib import Path
 
 import click
 
+from . import __version__
 from .errors import GankitError
 
 DEFAULT_PRESET = "digits"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gankit")
+@click.version_option(__version__, prog_name="gankit")
 def cli() -> None:
     """gankit: generative adversarial networks whose theory you can check."""
 
@@ -65,7 +66,7 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
 
     W = _join(cfg)
     # under torchrun, rank 0 picks the run directory (or the error) and every process uses its choice
-    choice = None
+    choice: str | GankitError | None = None
     if W.main:
         try:
             choice = str(_new_run_dir(out, name))
@@ -96,8 +97,10 @@ def _finish(result, run_dir: Path) -> None:
 
     if distributed.world().main:
         if result.stopped is not None:  # said first: a second signal during the report must not swallow it
-            _say(f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
-                 f"continue with: gankit resume {run_dir}")
+            _say(
+                f"gankit: stopped at step {result.step} ({result.stopped}); checkpoint written; "
+                f"continue with: gankit resume {run_dir}"
+            )
         try:
             page = write_report([run_dir])
             _say(f"report: {page}")
@@ -120,10 +123,19 @@ def _finish(result, run_dir: Path) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="New total number of steps (default: the run's train.steps).")
-@click.option("--set", "overrides", multiple=True, metavar="train.KEY=VALUE",
-              help="Change a train.* field, e.g. train.batch_size when the number of processes changes.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="New total number of steps (default: the run's train.steps).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="train.KEY=VALUE",
+    help="Change a train.* field, e.g. train.batch_size when the number of processes changes.",
+)
 def resume(run_dir, steps, overrides) -> None:
     """Continue an interrupted run from its last checkpoint, exactly where it stopped.
 
@@ -139,8 +151,9 @@ def resume(run_dir, steps, overrides) -> None:
         raise GankitError(f"run directory not found: {run}")
     bad = [o for o in overrides if not o.startswith("train.")]
     if bad:
-        raise GankitError(f"resume --set changes train.* fields only (data, model and objective are the "
-                          f"checkpoint's), got {bad[0]!r}")
+        raise GankitError(
+            f"resume --set changes train.* fields only (data, model and objective are the checkpoint's), got {bad[0]!r}"
+        )
     if steps is not None and any(o.split("=", 1)[0].strip() == "train.steps" for o in overrides):
         raise GankitError("give --steps or --set train.steps, not both")
     extra = [f"train.steps={steps}"] if steps is not None else []
@@ -153,13 +166,26 @@ def resume(run_dir, steps, overrides) -> None:
 @click.argument("run_dir", type=click.Path())
 @click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples.")
 @click.option("--out", required=True, help="Output file: .npy (an array) or .png (a grid or plot).")
-@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
-              help="Noise seed (0 to 2^64 − 1): same seed, same samples.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**64 - 1),
+    default=0,
+    show_default=True,
+    help="Noise seed (0 to 2^64 − 1): same seed, same samples.",
+)
 @click.option("--class", "klass", type=int, default=None, help="Class to draw (class-conditional runs).")
-@click.option("--truncation", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Draw z from N(0, I) truncated to |z| ≤ T (the truncation trick; any T > 0).")
-@click.option("--generator", type=click.Choice(["ema", "raw"]), default=None,
-              help="The EMA copy of G (default, when the run keeps one) or the raw G.")
+@click.option(
+    "--truncation",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Draw z from N(0, I) truncated to |z| ≤ T (the truncation trick; any T > 0).",
+)
+@click.option(
+    "--generator",
+    type=click.Choice(["ema", "raw"]),
+    default=None,
+    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
+)
 def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     """Draw samples from a trained run's generator (its EMA copy when there is one, unless --generator raw).
 
@@ -170,24 +196,40 @@ def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     suffix = Path(out).suffix.lower()
     if suffix not in (".npy", ".png"):
         raise GankitError(f"--out must end in .npy or .png, got {out!r}")
-    G, cfg, n_cls = load_generator(run_dir, generator=generator or "auto")
+    G, cfg, n_cls, _ = load_generator(run_dir, generator=generator or "auto")
     write_samples(G, cfg, n_cls, n, seed, Path(out), klass, truncation)
     click.echo(f"{n} samples written to {out}")
 
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path())
-@click.option("--n", "n", type=click.IntRange(min=1), default=None,
-              help="Samples to draw (default: as many as the held-out real images, at most 10,000; images: "
-                   "at least 10).")
-@click.option("--features", default="classifier", show_default=True,
-              help="Feature network: classifier (trained here, offline) or inception (the standard FID network).")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Samples to draw (default: as many as the held-out real images, at most 10,000; images: at least 10).",
+)
+@click.option(
+    "--features",
+    default="classifier",
+    show_default=True,
+    help="Feature network: classifier (trained here, offline) or inception (the standard FID network).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
-              help="Inception-v3 weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth).")
+@click.option(
+    "--inception-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Inception-v3 weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth).",
+)
 @click.option("--download", is_flag=True, help="Download the Inception weights if they are not found locally.")
-@click.option("--generator", type=click.Choice(["ema", "raw"]), default=None,
-              help="The EMA copy of G (default, when the run keeps one) or the raw G.")
+@click.option(
+    "--generator",
+    type=click.Choice(["ema", "raw"]),
+    default=None,
+    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
+)
 def eval_(run_dir, n, features, as_json, inception_weights, download, generator) -> None:
     """Measure a run's generator: FID, KID, IS, precision/recall, density/coverage, each with its floor.
 
@@ -230,8 +272,9 @@ def theory(out, as_json) -> None:
         click.echo(json.dumps(claims_json(rows), indent=1))
     else:
         click.echo(format_table(rows))
-        click.echo(f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}; "
-                   f"report: {Path(out) / 'report.html'}")
+        click.echo(
+            f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}; report: {Path(out) / 'report.html'}"
+        )
     failed = [r for r in rows if not r.passed]
     if failed:
         _say(f"theory: {len(failed)} of {len(rows)} claims failed")
@@ -240,8 +283,9 @@ def theory(out, as_json) -> None:
 
 @cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
-@click.option("--out", default=None, help="Output .html file (default RUN_DIR/report.html; several runs: "
-              "FIRST_RUN/compare.html).")
+@click.option(
+    "--out", default=None, help="Output .html file (default RUN_DIR/report.html; several runs: FIRST_RUN/compare.html)."
+)
 def report(run_dirs, out) -> None:
     """Write one self-contained HTML page about a run (or compare several runs, or a theory folder).
 

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import GankitError, unknown_name
 from .files import write_atomic
+
+# the registries know their built-in names without importing their modules (and torch): validating a
+# config, `gankit train --dry-run` included, stays a fraction of a second
+from .registry import AUGMENT_POLICIES, DATASETS, FEATURES, NETS, OBJECTIVES, TARGETS
 
 __all__ = [
     "Config",
@@ -88,9 +91,6 @@ class DataConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from .data import DATASETS
-        from .distributions import TARGETS
-
         if v in TARGETS or v in DATASETS:
             return v
         raise ValueError(str(unknown_name("dataset", v, TARGETS.names() + DATASETS.names())))
@@ -98,8 +98,6 @@ class DataConfig(_Section):
     @property
     def is_toy(self) -> bool:
         """Whether ``name`` is a toy target (with an exact density) rather than images."""
-        from .distributions import TARGETS
-
         return self.name in TARGETS
 
     @model_validator(mode="after")
@@ -109,6 +107,7 @@ class DataConfig(_Section):
             if len(given) < 3:
                 missing = sorted({"weights", "means", "stds"} - set(given))
                 raise ValueError(f"mixture1d needs data.{', data.'.join(missing)}")
+            assert self.weights is not None and self.means is not None and self.stds is not None  # all three given
             if not (len(self.weights) == len(self.means) == len(self.stds) >= 1):
                 raise ValueError("data.weights, data.means and data.stds must have the same, non-zero length")
             if any(s <= 0 for s in self.stds) or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
@@ -116,9 +115,12 @@ class DataConfig(_Section):
             if not math.isfinite(sum(self.weights)):
                 raise ValueError("data.weights must have a finite sum (they are normalised by it)")
             if any(abs(m) > MIXTURE_RANGE for m in self.means) or not all(
-                    1 / MIXTURE_RANGE <= s <= MIXTURE_RANGE for s in self.stds):
-                raise ValueError(f"data.means must lie within ±{MIXTURE_RANGE:g} and data.stds within "
-                                 f"[{1 / MIXTURE_RANGE:g}, {MIXTURE_RANGE:g}] (a float32 network cannot fit more)")
+                1 / MIXTURE_RANGE <= s <= MIXTURE_RANGE for s in self.stds
+            ):
+                raise ValueError(
+                    f"data.means must lie within ±{MIXTURE_RANGE:g} and data.stds within "
+                    f"[{1 / MIXTURE_RANGE:g}, {MIXTURE_RANGE:g}] (a float32 network cannot fit more)"
+                )
         elif given:
             raise ValueError(f"data.{given[0]} is only used by data.name=mixture1d")
         if self.is_toy:
@@ -157,8 +159,6 @@ class ModelConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from .nets import NETS
-
         return _registered(v, NETS, "network")
 
 
@@ -173,8 +173,6 @@ class ObjectiveConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from .objectives import OBJECTIVES
-
         return _registered(v, OBJECTIVES, "objective")
 
 
@@ -238,12 +236,10 @@ class TrainConfig(_Section):
             return ""  # `--set train.augment=` reads as null: no augmentation
         if not isinstance(v, str):
             return v  # the str type check reports it
-        from .augment import POLICIES
-
         parts = [p.strip() for p in v.split(",") if p.strip()]
-        bad = [p for p in parts if p not in POLICIES]
+        bad = [p for p in parts if p not in AUGMENT_POLICIES]
         if bad:
-            raise ValueError(f"unknown augmentation {bad[0]!r}; valid: {', '.join(POLICIES)}")
+            raise ValueError(f"unknown augmentation {bad[0]!r}; valid: {', '.join(AUGMENT_POLICIES)}")
         return ",".join(parts)
 
     @field_validator("fast", mode="before")
@@ -258,8 +254,6 @@ class TrainConfig(_Section):
             return ""  # off: also how `--set train.eval_features=` and `=none` read
         if not isinstance(v, str):
             return v  # the str type check reports it
-        from .features import FEATURES
-
         return _registered(v, FEATURES, "feature network")
 
 
@@ -317,11 +311,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise yaml.constructor.ConstructorError(None, None, "a key must be a name, not a list or mapping",
-                                                        key_node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a name, not a list or mapping", key_node.start_mark
+                )
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {reprlib.repr(key)}",
-                                                        key_node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {reprlib.repr(key)}", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -368,8 +364,9 @@ def _read_yaml(text: str, where: str) -> dict:
     except RecursionError:
         raise GankitError(f"{where}: nested too deeply to be a config") from None
     if _expanded_size(data) > MAX_CONFIG_NODES:
-        raise GankitError(f"{where}: holds more than {MAX_CONFIG_NODES:,} values once its aliases are expanded; "
-                          "not a config")
+        raise GankitError(
+            f"{where}: holds more than {MAX_CONFIG_NODES:,} values once its aliases are expanded; not a config"
+        )
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -477,10 +474,15 @@ def build_config(data: dict) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        raise GankitError(_format_error(e)) from None
+        # a key or value may hold a line break (``--set $'a\nb=1'``): escaped, the error stays one line
+        raise GankitError(
+            "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in _format_error(e))
+        ) from None
 
 
-def load_config(preset: str | None = None, file: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(
+    preset: str | None = None, file: str | Path | None = None, overrides: list[str] | None = None
+) -> Config:
     """Defaults ← preset (or YAML file) ← ``key=value`` overrides, validated."""
     if preset is not None and file is not None:
         raise GankitError("give --preset or --config, not both")

@@ -21,16 +21,23 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor
 
 from .errors import GankitError, refusal
-from .registry import Registry
+from .registry import DATASETS
 
-__all__ = ["ImageData", "DATASETS", "load_dataset", "load_splits", "to_model_range", "to_uint8", "resize_uint8",
-           "fingerprint"]
+__all__ = [
+    "ImageData",
+    "DATASETS",
+    "load_dataset",
+    "load_splits",
+    "to_model_range",
+    "to_uint8",
+    "resize_uint8",
+    "fingerprint",
+]
 
 
 @dataclass
@@ -44,15 +51,18 @@ class ImageData:
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise GankitError(f"dataset {self.name}: expected uint8 images [N, C, H, W], got "
-                              f"{self.images.dtype} {tuple(self.images.shape)}")
+            raise GankitError(
+                f"dataset {self.name}: expected uint8 images [N, C, H, W], got "
+                f"{self.images.dtype} {tuple(self.images.shape)}"
+            )
         if len(self.labels) != len(self.images):
             raise GankitError(f"dataset {self.name}: {len(self.images)} images but {len(self.labels)} labels")
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
-        return tuple(self.images.shape[1:])
+        c, h, w = self.images.shape[1:]  # four dimensions: __post_init__ checks them
+        return c, h, w
 
 
 def fingerprint(data: ImageData) -> str:
@@ -84,7 +94,7 @@ def resize_uint8(images: Tensor, size: int) -> Tensor:
     return TF.resize(images, [size, size], antialias=True)
 
 
-DATASETS: Registry[Callable[..., ImageData]] = Registry("dataset")
+# DATASETS is gankit.registry's, which declares these names so that a config is checked without torch
 
 
 @DATASETS.register("digits")
@@ -119,23 +129,31 @@ def _array_problem(images: Tensor, labels: Tensor, num_classes: int) -> str | No
     return None
 
 
-def _unreadable(name: str, cls_name: str, root: Path, where: str, wanted: str, split: str, problem: str,
-                download: bool) -> GankitError:
+def _unreadable(
+    name: str, cls_name: str, root: Path, where: str, wanted: str, split: str, problem: str, download: bool
+) -> GankitError:
     """The one line for a torchvision dataset whose files are there but cannot be read (or downloaded)."""
     legacy = root / cls_name / "processed"  # torchvision reads this old cache before the raw files, if whole
     if all((legacy / f).is_file() for f in ("training.pt", "test.pt")):
-        return GankitError(f"{name} under {root} is damaged: reading its {split} split from {legacy} failed "
-                           f"({problem}); delete {legacy}, torchvision's old cache, to read {wanted}")
+        return GankitError(
+            f"{name} under {root} is damaged: reading its {split} split from {legacy} failed "
+            f"({problem}); delete {legacy}, torchvision's old cache, to read {wanted}"
+        )
     if download:
-        return GankitError(f"{name} under {root} could not be downloaded or read: getting its {split} split "
-                           f"into {root / where} failed ({problem}); check the connection, or put {wanted}")
-    return GankitError(f"{name} under {root} is damaged: reading its {split} split from {root / where} failed "
-                       f"({problem}); put good copies of {wanted}, or delete them and set data.download=true "
-                       "when online")
+        return GankitError(
+            f"{name} under {root} could not be downloaded or read: getting its {split} split "
+            f"into {root / where} failed ({problem}); check the connection, or put {wanted}"
+        )
+    return GankitError(
+        f"{name} under {root} is damaged: reading its {split} split from {root / where} failed "
+        f"({problem}); put good copies of {wanted}, or delete them and set data.download=true "
+        "when online"
+    )
 
 
 def _torchvision(cls_name: str, name: str, where: str, files: str):
     """A loader for a torchvision dataset whose files lie in ROOT/``where``; ``files`` says what belongs there."""
+
     def load(root: str | None = None, download: bool = False, split: str = "train") -> ImageData:
         import torchvision
 
@@ -150,8 +168,10 @@ def _torchvision(cls_name: str, name: str, where: str, files: str):
         # KeyError, RuntimeError, pickle errors, ...), so any exception here is the files' fault
         except Exception as e:
             if isinstance(e, RuntimeError) and str(e).startswith("Dataset not found"):  # the files are absent
-                raise GankitError(f"{name} not found under {root_path} ({str(e).splitlines()[0][:80]}); put {wanted} "
-                                  f"or set data.download=true when online") from None
+                raise GankitError(
+                    f"{name} not found under {root_path} ({str(e).splitlines()[0][:80]}); put {wanted} "
+                    f"or set data.download=true when online"
+                ) from None
             problem = refusal(e) if "Weights only" in str(e) else _first_line(e)  # never torch's unsafe advice
         if problem is not None:
             raise _unreadable(name, cls_name, root_path, where, wanted, split, problem, download)
@@ -162,15 +182,17 @@ def _torchvision(cls_name: str, name: str, where: str, files: str):
     return load
 
 
-DATASETS.register("mnist")(_torchvision(
-    "MNIST", "mnist", "MNIST/raw",
-    "the four IDX files in ROOT/MNIST/raw/ (as torchvision.datasets.MNIST expects)"))
-DATASETS.register("fashion_mnist")(_torchvision(
-    "FashionMNIST", "fashion_mnist", "FashionMNIST/raw",
-    "the four IDX files in ROOT/FashionMNIST/raw/"))
-DATASETS.register("cifar10")(_torchvision(
-    "CIFAR10", "cifar10", "cifar-10-batches-py",
-    "cifar-10-batches-py/ (the python version) in ROOT"))
+DATASETS.register("mnist")(
+    _torchvision(
+        "MNIST", "mnist", "MNIST/raw", "the four IDX files in ROOT/MNIST/raw/ (as torchvision.datasets.MNIST expects)"
+    )
+)
+DATASETS.register("fashion_mnist")(
+    _torchvision("FashionMNIST", "fashion_mnist", "FashionMNIST/raw", "the four IDX files in ROOT/FashionMNIST/raw/")
+)
+DATASETS.register("cifar10")(
+    _torchvision("CIFAR10", "cifar10", "cifar-10-batches-py", "cifar-10-batches-py/ (the python version) in ROOT")
+)
 
 
 def _unlistable(e: OSError) -> None:
@@ -202,8 +224,10 @@ def _class_files(root: str) -> tuple[list[tuple[str, int]], list[str]]:
         top = os.path.join(root, cls)
         real_top = os.path.realpath(top)
         if real_root == real_top or real_root.startswith(real_top.rstrip(os.sep) + os.sep):
-            raise GankitError(f"imagefolder: class folder {top} links to {real_top}, which holds data.root "
-                              f"itself; a class folder must not contain the dataset")
+            raise GankitError(
+                f"imagefolder: class folder {top} links to {real_top}, which holds data.root "
+                f"itself; a class folder must not contain the dataset"
+            )
         count = 0
         for folder, _, names in sorted(os.walk(top, onerror=_unlistable, followlinks=False)):
             for fname in sorted(names):
@@ -218,8 +242,10 @@ def _class_files(root: str) -> tuple[list[tuple[str, int]], list[str]]:
                     ident = real
                 if ident in owner:
                     if owner[ident][1] != cls:
-                        raise GankitError(f"imagefolder: {path} (class {cls!r}) and {owner[ident][0]} (class "
-                                          f"{owner[ident][1]!r}) are the same file {real}; keep it in one class")
+                        raise GankitError(
+                            f"imagefolder: {path} (class {cls!r}) and {owner[ident][0]} (class "
+                            f"{owner[ident][1]!r}) are the same file {real}; keep it in one class"
+                        )
                     continue  # the same file again in its own class, through a link: taken once
                 owner[ident] = (path, cls)
                 samples.append((path, label))
@@ -227,8 +253,10 @@ def _class_files(root: str) -> tuple[list[tuple[str, int]], list[str]]:
         if count == 0:
             empty.append(cls)
     if empty:
-        raise GankitError(f"imagefolder: no images found under {root} (class folder(s) {', '.join(empty)} hold "
-                          f"no file ending in {', '.join(IMG_EXTENSIONS)})")
+        raise GankitError(
+            f"imagefolder: no images found under {root} (class folder(s) {', '.join(empty)} hold "
+            f"no file ending in {', '.join(IMG_EXTENSIONS)})"
+        )
     return samples, classes
 
 
@@ -254,16 +282,20 @@ def _decode_rgb(path: str, size: tuple[int, int] | None, first: str | None) -> T
                 if w < 1 or h < 1:
                     raise GankitError(f"imagefolder: image {path} has no pixels ({w}×{h})")
                 if size is not None and (w, h) != size:
-                    raise GankitError(f"imagefolder: images differ in size ({first} is {size[0]}×{size[1]}, "
-                                      f"{path} is {w}×{h}); resize them to one size first")
+                    raise GankitError(
+                        f"imagefolder: images differ in size ({first} is {size[0]}×{size[1]}, "
+                        f"{path} is {w}×{h}); resize them to one size first"
+                    )
                 return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)  # [3, H, W]
     except GankitError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         found = re.search(r"\((\d+) pixels\)", str(e))  # PIL's message holds the count; the size is not kept
         pixels = f"{int(found[1]):,} pixels" if found else _first_line(e)
-        raise GankitError(f"imagefolder: refusing image {path}: {pixels}, over the {Image.MAX_IMAGE_PIXELS:,} of "
-                          "PIL.Image.MAX_IMAGE_PIXELS (a possible decompression bomb); shrink or remove it") from None
+        raise GankitError(
+            f"imagefolder: refusing image {path}: {pixels}, over the {Image.MAX_IMAGE_PIXELS:,} of "
+            "PIL.Image.MAX_IMAGE_PIXELS (a possible decompression bomb); shrink or remove it"
+        ) from None
     # PIL's plugins meet damaged files with many exception types (OSError, ValueError for text chunks
     # that inflate too far, SyntaxError, struct.error, MemoryError, ...): each is this file's fault
     except Exception as e:
@@ -296,8 +328,9 @@ def imagefolder(root: str | None = None, download: bool = False, split: str = "t
     return ImageData(stacked.contiguous(), labels, len(classes), "imagefolder")
 
 
-def load_dataset(name: str, root: str | None = None, download: bool = False, resolution: int | None = None,
-                 split: str = "train") -> ImageData | None:
+def load_dataset(
+    name: str, root: str | None = None, download: bool = False, resolution: int | None = None, split: str = "train"
+) -> ImageData | None:
     """Load the dataset registered as ``name`` (its ``split``: train, or test where there is one; None
     when there is not), resized to ``resolution`` × ``resolution`` if given."""
     data = DATASETS[name](root=root, download=download, split=split)
@@ -306,8 +339,14 @@ def load_dataset(name: str, root: str | None = None, download: bool = False, res
     return data
 
 
-def load_splits(name: str, root: str | None = None, download: bool = False, resolution: int | None = None,
-                seed: int = 0, train: ImageData | None = None) -> tuple[ImageData, ImageData, str]:
+def load_splits(
+    name: str,
+    root: str | None = None,
+    download: bool = False,
+    resolution: int | None = None,
+    seed: int = 0,
+    train: ImageData | None = None,
+) -> tuple[ImageData, ImageData, str]:
     """(reference, held-out, description): two disjoint sets of real images for evaluation.
 
     The train and test splits where the dataset has them; otherwise the one split cut in two halves
@@ -316,10 +355,11 @@ def load_splits(name: str, root: str | None = None, download: bool = False, reso
     ``train``: the train split if the caller has it loaded already (it is not read again).
     """
     train = load_dataset(name, root, download, resolution, "train") if train is None else train
+    assert train is not None  # only a test split may be missing
     test = load_dataset(name, root, download, resolution, "test")
     if test is not None:
         return train, test, "train split vs test split"
     perm = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(seed))
-    a, b = perm[: len(perm) // 2].sort().values, perm[len(perm) // 2:].sort().values
+    a, b = perm[: len(perm) // 2].sort().values, perm[len(perm) // 2 :].sort().values
     half = lambda idx: ImageData(train.images[idx], train.labels[idx], train.num_classes, train.name)  # noqa: E731
     return half(a), half(b), "two disjoint halves (no test split)"

@@ -29,10 +29,22 @@ from torch import Tensor, nn
 
 from .data import ImageData, fingerprint as data_hash, to_model_range
 from .errors import GankitError
-from .registry import Registry
+from .registry import FEATURES
 
-__all__ = ["FeatureNet", "FEATURES", "FEATURE_DIMS", "get_feature_net", "cache_dir", "data_hash", "Classifier",
-           "train_classifier", "INCEPTION_FILE", "content_digest", "tensor_parts", "classifier_digest"]
+__all__ = [
+    "FeatureNet",
+    "FEATURES",
+    "FEATURE_DIMS",
+    "get_feature_net",
+    "cache_dir",
+    "data_hash",
+    "Classifier",
+    "train_classifier",
+    "INCEPTION_FILE",
+    "content_digest",
+    "tensor_parts",
+    "classifier_digest",
+]
 
 CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes: new cache keys
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's name in the hub cache
@@ -92,10 +104,11 @@ class FeatureNet:
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 
-FEATURES: Registry[Callable[..., FeatureNet]] = Registry("feature network")
+# FEATURES is gankit.registry's, which declares these names so that a config is checked without torch
 
 
 # --- classifier ------------------------------------------------------------------------------------
+
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -110,7 +123,7 @@ class Classifier(nn.Module):
 
     def __init__(self, channels: int, size: int, num_classes: int):
         super().__init__()
-        layers = [_block(channels, 32)]
+        layers: list[nn.Module] = [_block(channels, 32)]
         if size >= 16:
             layers.append(nn.MaxPool2d(2))
         layers += [_block(32, 64), nn.MaxPool2d(2), _block(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
@@ -129,8 +142,9 @@ def _accuracy(net: Classifier, data: ImageData) -> float:
     return float((pred == data.labels).float().mean())
 
 
-def train_classifier(train: ImageData, test: ImageData, seed: int = 0, log: Callable[[str], None] | None = None
-                     ) -> tuple[Classifier, float]:
+def train_classifier(
+    train: ImageData, test: ImageData, seed: int = 0, log: Callable[[str], None] | None = None
+) -> tuple[Classifier, float]:
     """Train the classifier on ``train`` (Adam, one-cycle LR, ±1/8-image random shifts, about 2 epochs,
     300–2,000 steps of 128) and return it in eval mode with its accuracy on ``test``.
 
@@ -218,8 +232,9 @@ def _load_classifier(path: Path, channels: int, size: int, num_classes: int) -> 
     return net, float(acc)
 
 
-def _cache_classifier(net: Classifier, acc: float, num_classes: int, path: Path,
-                      log: Callable[[str], None] | None) -> None:
+def _cache_classifier(
+    net: Classifier, acc: float, num_classes: int, path: Path, log: Callable[[str], None] | None
+) -> None:
     """Save the classifier to its cache entry, with the digest of its content; a cache that cannot be
     written costs only a retraining next time, so it is said in the log and the evaluation goes on."""
     from .checkpoint import save_checkpoint
@@ -235,8 +250,13 @@ def _cache_classifier(net: Classifier, acc: float, num_classes: int, path: Path,
 
 
 @FEATURES.register("classifier")
-def classifier_features(reference: ImageData, held_out: ImageData, device: torch.device | str = "cpu",
-                        log: Callable[[str], None] | None = None, **_) -> FeatureNet:
+def classifier_features(
+    reference: ImageData,
+    held_out: ImageData,
+    device: torch.device | str = "cpu",
+    log: Callable[[str], None] | None = None,
+    **_,
+) -> FeatureNet:
     """The classifier trained on ``reference`` (cached by its content hash), tested on ``held_out``.
 
     A cached classifier that does not check out (damaged file, wrong keys or shapes, content that does
@@ -244,7 +264,7 @@ def classifier_features(reference: ImageData, held_out: ImageData, device: torch
     [0, 1]) is trained again and re-cached, with a log line saying so."""
     key = f"classifier-v{CLASSIFIER_VERSION}-{data_hash(reference)}"
     path = cache_dir() / f"{key}.pt"
-    c, h, _ = reference.shape
+    c, h = reference.shape[:2]  # not `c, h, _`: `_` holds the ignored keyword arguments
     say = log if log is not None else (lambda line: None)
     net, stale = None, None
     if path.exists():
@@ -265,12 +285,15 @@ def classifier_features(reference: ImageData, held_out: ImageData, device: torch
     def embed(x: Tensor) -> tuple[Tensor, Tensor]:
         return net(to_model_range(x.to(device)))
 
-    info = (f"gankit classifier v{CLASSIFIER_VERSION} for {reference.name} {h}×{h} "
-            f"(held-out accuracy {acc:.4f}, data sha {key.rsplit('-', 1)[1]})")
+    info = (
+        f"gankit classifier v{CLASSIFIER_VERSION} for {reference.name} {h}×{h} "
+        f"(held-out accuracy {acc:.4f}, data sha {key.rsplit('-', 1)[1]})"
+    )
     return FeatureNet("classifier", info, key, embed, dim=FEATURE_DIMS["classifier"], classes=reference.num_classes)
 
 
 # --- inception ---------------------------------------------------------------------------------------
+
 
 def _inception_weights(path: str | None, download: bool) -> str | None:
     """A local weights file (given, or in the torch hub cache), None to download; else a clear error."""
@@ -283,9 +306,11 @@ def _inception_weights(path: str | None, download: bool) -> str | None:
         return str(cached)
     if download:
         return None
-    raise GankitError(f"Inception-v3 weights for FID not found (looked for {cached}); pass --inception-weights "
-                      f"FILE ({INCEPTION_FILE}, as torch-fidelity publishes it), or --download when online; "
-                      "or use --features classifier, which works offline")
+    raise GankitError(
+        f"Inception-v3 weights for FID not found (looked for {cached}); pass --inception-weights "
+        f"FILE ({INCEPTION_FILE}, as torch-fidelity publishes it), or --download when online; "
+        "or use --features classifier, which works offline"
+    )
 
 
 def _check_inception_file(file: str) -> None:
@@ -301,21 +326,34 @@ def _check_inception_file(file: str) -> None:
             sd = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # an unsafe pickle, a truncated or foreign file: torch raises many types
         raise GankitError(f"cannot load inception weights {file}: {refusal(e)}") from None
-    what = (f"a {type(sd).__name__}" if not isinstance(sd, Mapping) else "an empty mapping" if not sd
-            else None if all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items())
-            else "a mapping whose entries are not all names of tensors")
+    what = (
+        f"a {type(sd).__name__}"
+        if not isinstance(sd, Mapping)
+        else "an empty mapping"
+        if not sd
+        else None
+        if all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items())
+        else "a mapping whose entries are not all names of tensors"
+    )
     if what is not None:
-        raise GankitError(f"cannot load inception weights {file}: it holds {what}, not a state dict "
-                          "(a mapping of parameter names to tensors)")
+        raise GankitError(
+            f"cannot load inception weights {file}: it holds {what}, not a state dict "
+            "(a mapping of parameter names to tensors)"
+        )
     bad = next((k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
     if bad is not None:
         raise GankitError(f"cannot load inception weights {file}: non-finite values in {bad}")
 
 
 @FEATURES.register("inception")
-def inception_features(reference: ImageData | None = None, held_out: ImageData | None = None,
-                       device: torch.device | str = "cpu", weights: str | None = None, download: bool = False,
-                       **_) -> FeatureNet:
+def inception_features(
+    reference: ImageData | None = None,
+    held_out: ImageData | None = None,
+    device: torch.device | str = "cpu",
+    weights: str | None = None,
+    download: bool = False,
+    **_,
+) -> FeatureNet:
     """torch-fidelity's FID Inception-v3: 2048-d pool3 features and 1008-way unbiased logits.
 
     Grey images are repeated to three channels; resizing to 299 is the network's own.
@@ -326,8 +364,9 @@ def inception_features(reference: ImageData | None = None, held_out: ImageData |
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                          feature_extractor_weights_path=file).to(device)
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=file
+        ).to(device)
     except (OSError, RuntimeError) as e:  # failed download, or a state dict of another network
         raise GankitError(f"cannot build the FID Inception-v3: {str(e).strip().splitlines()[0][:160]}") from None
 
@@ -340,8 +379,9 @@ def inception_features(reference: ImageData | None = None, held_out: ImageData |
 
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16] if file else "downloaded"
     info = f"Inception-v3 (FID, TF 2015-12-05 weights via torch-fidelity; 2048-d pool3; weights sha {digest})"
-    return FeatureNet("inception", info, f"inception-{digest}", embed, batch=100, dim=FEATURE_DIMS["inception"],
-                      classes=1008)
+    return FeatureNet(
+        "inception", info, f"inception-{digest}", embed, batch=100, dim=FEATURE_DIMS["inception"], classes=1008
+    )
 
 
 def get_feature_net(name: str, reference: ImageData, held_out: ImageData, **kwargs) -> FeatureNet:

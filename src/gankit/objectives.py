@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .registry import Registry
+from .registry import OBJECTIVES
 
 __all__ = [
     "Objective",
@@ -104,7 +104,9 @@ def rpgan_g_loss(real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
 
 
 # --- penalties -------------------------------------------------------------------------------
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor | None = None) -> Tensor:
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor | None = None
+) -> Tensor:
     """WGAN-GP penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, ε ~ U[0,1] per sample.
 
     ``real`` and ``fake`` are [B, ...]; ``eps`` [B] is drawn here unless given (data-parallel
@@ -147,7 +149,7 @@ class Objective:
     g_uses_real: bool = False
 
 
-OBJECTIVES: Registry[Objective] = Registry("objective")
+# OBJECTIVES is gankit.registry's, which declares these names so that a config is checked without torch
 for _obj in (
     Objective("minimax", minimax_d_loss, minimax_g_loss, probabilistic=True),
     Objective("nonsaturating", minimax_d_loss, nonsaturating_g_loss, probabilistic=True),

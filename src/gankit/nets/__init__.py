@@ -6,19 +6,25 @@ loss or logger.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch.nn as nn
 
-from ..registry import Registry
+from ..registry import NETS
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 
-__all__ = ["NETS", "build_nets", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
-           "SNGANGenerator", "SNGANDiscriminator"]
+__all__ = [
+    "NETS",
+    "build_nets",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "SNGANGenerator",
+    "SNGANDiscriminator",
+]
 
-NETS: Registry[Callable[..., tuple[nn.Module, nn.Module]]] = Registry("network")
+# NETS is gankit.registry's, which declares these names so that a config is checked without torch
 
 
 @NETS.register("mlp")
@@ -45,7 +51,9 @@ def _sngan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn
     if (h, w) != (32, 32):
         raise ValueError(f"the SNGAN ResNets are for 32×32 images, got {h}×{w} (set data.resolution=32)")
     # Spectral norm is part of SNGAN's discriminator, whatever model.spectral_norm says.
-    return SNGANGenerator(model.z_dim, c, model.g_hidden, num_classes), SNGANDiscriminator(c, model.d_hidden, num_classes)
+    return SNGANGenerator(model.z_dim, c, model.g_hidden, num_classes), SNGANDiscriminator(
+        c, model.d_hidden, num_classes
+    )
 
 
 def build_nets(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:

@@ -35,8 +35,9 @@ def plan(resolution: int) -> tuple[int, int]:
 class DCGANGenerator(nn.Module):
     """G: z [B, z_dim] (and y [B] if conditional) → x [B, C, R, R] in [−1, 1]."""
 
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, num_classes: int = 0,
-                 batch_norm: bool = True):
+    def __init__(
+        self, z_dim: int, channels: int, resolution: int, width: int = 64, num_classes: int = 0, batch_norm: bool = True
+    ):
         super().__init__()
         s0, n = plan(resolution)
         self.z_dim, self.num_classes = z_dim, num_classes
@@ -63,14 +64,23 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """D: x [B, C, R, R] (and y [B] if conditional) → logits [B]."""
 
-    def __init__(self, channels: int, resolution: int, width: int = 64, num_classes: int = 0,
-                 spectral_norm: bool = False, batch_norm: bool = True):
+    def __init__(
+        self,
+        channels: int,
+        resolution: int,
+        width: int = 64,
+        num_classes: int = 0,
+        spectral_norm: bool = False,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         s0, n = plan(resolution)
         self.num_classes = num_classes
         chans = [width * 2**i for i in range(n)]  # e.g. 64 px: [64, 128, 256, 512]
-        layers: list[nn.Module] = [maybe_sn(nn.Conv2d(channels, chans[0], 4, 2, 1, bias=spectral_norm), spectral_norm),
-                                   nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [
+            maybe_sn(nn.Conv2d(channels, chans[0], 4, 2, 1, bias=spectral_norm), spectral_norm),
+            nn.LeakyReLU(0.2),
+        ]
         for a, b in zip(chans, chans[1:]):
             layers.append(maybe_sn(nn.Conv2d(a, b, 4, 2, 1, bias=spectral_norm), spectral_norm))
             if batch_norm and not spectral_norm:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+M = TypeVar("M", bound=nn.Module)
 
-def maybe_sn(layer: nn.Module, sn: bool) -> nn.Module:
+
+def maybe_sn(layer: M, sn: bool) -> M:
     """``layer`` with spectral normalisation (Miyato et al. 2018) when ``sn``."""
-    return spectral_norm(layer) if sn else layer
+    # spectral_norm registers a parametrization on ``layer`` and returns it; its annotation says only Module
+    return cast(M, spectral_norm(layer)) if sn else layer
 
 
 class ConditionalBatchNorm2d(nn.Module):

@@ -46,8 +46,9 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """D: x [B, in_dim] → logits [B]; hidden layers with ``act`` (see ACTIVATIONS), optional spectral norm."""
 
-    def __init__(self, in_dim: int, hidden: int = 128, layers: int = 3, spectral_norm: bool = False,
-                 act: str = "leaky_relu"):
+    def __init__(
+        self, in_dim: int, hidden: int = 128, layers: int = 3, spectral_norm: bool = False, act: str = "leaky_relu"
+    ):
         super().__init__()
         self.net = _mlp([in_dim] + [hidden] * layers + [1], ACTIVATIONS[act], sn=spectral_norm)
 
