@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint browser theory clean
+.PHONY: demo test test-quick lint browser theory clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ theory: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
+# The quick subset (under a minute on 2 cores): every test file, without the tests marked slow in
+# tests/conftest.py (training runs, subprocesses, cache rebuilds); `make test` runs them all.
+test-quick: $(STAMP) browser
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 # The report's browser tests open pages in Debian's chromium; install it when missing and possible
 # (root with apt-get), else they are skipped and this says why.

@@ -39,8 +39,11 @@ def main() -> None:
         run = Path(args.out) / name
         shutil.rmtree(run, ignore_errors=True)
         sets = [a for s in [*RUNS[name], "train.progress=false", "train.tensorboard=false"] for a in ("--set", s)]
-        subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", name, "--out", str(run), *sets],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "gankit", "train", "--preset", name, "--out", str(run), *sets],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         last = last_values(run)
         metrics = json.loads((run / "eval.json").read_text()).get("metrics", {})
         print(f"{name}: loss/d {last['loss/d']!r}, loss/g {last['loss/g']!r}")

@@ -33,8 +33,21 @@ def main() -> None:
     run = Path(args.run) if args.run else tmp / "run"
     if not args.run:
         t0 = time.time()
-        subprocess.run(gankit + ["train", "--preset", "digits", "--set", "model.conditional=true",
-                                 "--set", "train.progress=false", "--out", str(run)], check=True)
+        subprocess.run(
+            gankit
+            + [
+                "train",
+                "--preset",
+                "digits",
+                "--set",
+                "model.conditional=true",
+                "--set",
+                "train.progress=false",
+                "--out",
+                str(run),
+            ],
+            check=True,
+        )
         print(f"trained {run} in {time.time() - t0:.0f} s")
 
     d = load_digits()
@@ -45,8 +58,11 @@ def main() -> None:
     rows = []
     for k in range(10):
         out = tmp / f"class{k}.npy"
-        subprocess.run(gankit + ["sample", str(run), "--n", str(args.n), "--class", str(k), "--seed", str(k),
-                                 "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            gankit + ["sample", str(run), "--n", str(args.n), "--class", str(k), "--seed", str(k), "--out", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         x = torch.from_numpy(np.load(out)).float()  # [n, 1, 16, 16] in 0..255
         x8 = torch.nn.functional.interpolate(x, size=8, mode="area")[:, 0]  # back to the 8×8 grid
         feats = (x8 * 16.0 / 255.0).reshape(len(x8), -1).numpy()  # sklearn's 0..16 grey levels

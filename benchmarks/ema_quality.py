@@ -26,9 +26,19 @@ from gankit.training import train
 
 def run_seed(preset: str, steps: int, every: int, seed: int, sets: list[str], out: Path) -> tuple[dict, float]:
     """{step: (FID of G_ema, FID of the raw G)} of one seed's run, and its wall time in seconds."""
-    cfg = load_config(preset, overrides=[*sets, f"train.steps={steps}", f"train.eval_every={every}",
-                                         f"train.seed={seed}", "train.progress=false", "train.tensorboard=false",
-                                         f"train.checkpoint_every={steps}", f"train.sample_every={every}"])
+    cfg = load_config(
+        preset,
+        overrides=[
+            *sets,
+            f"train.steps={steps}",
+            f"train.eval_every={every}",
+            f"train.seed={seed}",
+            "train.progress=false",
+            "train.tensorboard=false",
+            f"train.checkpoint_every={steps}",
+            f"train.sample_every={every}",
+        ],
+    )
     t0 = time.perf_counter()
     train(cfg, out)
     seconds = time.perf_counter() - t0
@@ -55,14 +65,17 @@ def main() -> None:
         raise SystemExit("ema_quality: the preset needs an EMA (train.ema_kimg > 0) and train.eval_features")
     results, times = [], []
     for seed in range(args.seeds):
-        fids, seconds = run_seed(args.preset, args.steps, args.every, seed, args.sets,
-                                 Path(args.out) / f"{args.preset}-seed{seed}")
+        fids, seconds = run_seed(
+            args.preset, args.steps, args.every, seed, args.sets, Path(args.out) / f"{args.preset}-seed{seed}"
+        )
         results.append(fids)
         times.append(seconds)
     t = cfg.train
-    print(f"{args.preset}, {args.steps} steps, batch {t.batch_size}, {describe_ema(t.ema_kimg, t.ema_rampup)}; "
-          f"FID ({t.eval_features} features, {t.eval_samples} samples); {args.seeds} seeds; "
-          f"{', '.join(f'{s:.0f}' for s in times)} s; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"{args.preset}, {args.steps} steps, batch {t.batch_size}, {describe_ema(t.ema_kimg, t.ema_rampup)}; "
+        f"FID ({t.eval_features} features, {t.eval_samples} samples); {args.seeds} seeds; "
+        f"{', '.join(f'{s:.0f}' for s in times)} s; torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     head = " | ".join(f"seed {s}: G_ema / G" for s in range(args.seeds))
     print(f"| step | {head} | noise (raw G's spread) | EMA worse by more than the noise |")
     print("|---|" + "---|" * (args.seeds + 2))

@@ -35,15 +35,24 @@ def main() -> None:
     preset = "digits" if args.smoke else args.preset
     steps = 10 if args.smoke else args.steps
     seeds = 1 if args.smoke else args.seeds
-    common = [f"data.root={args.root}", "train.eval_features=classifier", "train.eval_every=0",
-              f"train.eval_samples={200 if args.smoke else args.n}", "train.progress=false",
-              "train.tensorboard=false", "train.sample_every=0", "train.checkpoint_every=0"]
+    common = [
+        f"data.root={args.root}",
+        "train.eval_features=classifier",
+        "train.eval_every=0",
+        f"train.eval_samples={200 if args.smoke else args.n}",
+        "train.progress=false",
+        "train.tensorboard=false",
+        "train.sample_every=0",
+        "train.checkpoint_every=0",
+    ]
     if steps is not None:
         common.append(f"train.steps={steps}")
     data = load_data(load_config(preset, overrides=common))  # loaded once, shared by every run
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}; "
-          f"{preset}, {seeds} seed(s), metrics at the last step (classifier features)")
+    print(
+        f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}; "
+        f"{preset}, {seeds} seed(s), metrics at the last step (classifier features)"
+    )
     print("| path | seed | steps | wall s | " + " | ".join(METRICS) + " |")
     print("|---|---|---|---|" + "---|" * len(METRICS))
     for seed in range(seeds):

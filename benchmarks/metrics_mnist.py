@@ -30,11 +30,13 @@ def main() -> None:
     cfg = load_config("mnist-dcgan", overrides=[f"data.root={args.root}"])
     ev = image_evaluator(cfg, "classifier", n=args.n, log=print)
     print(f"features: {ev.net.info} ({time.time() - t0:.0f} s incl. training if not cached)")
-    G, run_cfg, n_cls, step = load_generator(args.run, with_step=True)
+    G, run_cfg, n_cls, step = load_generator(args.run)
     _, G0, _ = build_run(cfg, torch.device("cpu"))  # the same architecture, untrained (seed train.seed)
-    rows = {"real test split (floor)": ev.floor,
-            f"mnist-dcgan, {step} steps (EMA G)": ev(G, run_cfg.model.z_dim, n_cls, args.n),
-            "untrained G": ev(G0, cfg.model.z_dim, 0, args.n)}
+    rows = {
+        "real test split (floor)": ev.floor,
+        f"mnist-dcgan, {step} steps (EMA G)": ev(G, run_cfg.model.z_dim, n_cls, args.n),
+        "untrained G": ev(G0, cfg.model.z_dim, 0, args.n),
+    }
     names = list(IMAGE_METRICS)
     print("| samples | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

@@ -43,8 +43,10 @@ def profile_case(model: str, batch: int, device: str, graph: bool, warmup: int, 
     key = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
     busy = sum(getattr(e, key) for e in events) / steps / 1e3 if device == "cuda" else float("nan")
     mode = "CUDA graph" if graph and device == "cuda" else "eager"
-    print(f"\n## {model} B={batch}, {mode}: {wall:.2f} ms/step wall ({batch / wall * 1e3:,.0f} img/s), "
-          f"device busy {busy:.2f} ms/step")
+    print(
+        f"\n## {model} B={batch}, {mode}: {wall:.2f} ms/step wall ({batch / wall * 1e3:,.0f} img/s), "
+        f"device busy {busy:.2f} ms/step"
+    )
     print(events.table(sort_by=key, row_limit=rows, max_name_column_width=60))
 
 
@@ -59,7 +61,7 @@ def main() -> None:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}")
     for model, batch in parse_cases(args.cases):
-        for graph in ((False, True) if device == "cuda" else (False,)):
+        for graph in (False, True) if device == "cuda" else (False,):
             profile_case(model, batch, device, graph, args.warmup, args.steps, args.rows)
 
 

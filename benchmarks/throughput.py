@@ -59,9 +59,19 @@ def with_train(cfg, **fields):
 def model_config(name: str, batch: int, device: str, steps: int):
     """The config of one case: DCGAN-64 as pytorch/examples (z 100, width 64, Adam(2e-4, 0.5)), or
     SNGAN-32 (hinge, spectral norm, Adam(2e-4, (0, 0.9))); one D step per G step, no EMA, no eval."""
-    common = [f"train.batch_size={batch}", f"train.device={device}", f"train.steps={steps}", "train.ema_kimg=0",
-              "train.d_steps=1", "train.progress=false", "train.tensorboard=false", "train.eval_features=",
-              "train.log_every=1000000", "train.lr_schedule=constant", "data.hflip=false"]
+    common = [
+        f"train.batch_size={batch}",
+        f"train.device={device}",
+        f"train.steps={steps}",
+        "train.ema_kimg=0",
+        "train.d_steps=1",
+        "train.progress=false",
+        "train.tensorboard=false",
+        "train.eval_features=",
+        "train.log_every=1000000",
+        "train.lr_schedule=constant",
+        "data.hflip=false",
+    ]
     if name == "dcgan64":
         return load_config("mnist-dcgan", overrides=["data.resolution=64", "model.z_dim=100", *common])
     return load_config("cifar10-sngan", overrides=[*common])
@@ -70,8 +80,12 @@ def model_config(name: str, batch: int, device: str, steps: int):
 def fake_dataset(shape: tuple[int, int, int], n: int = 2048) -> ImageData:
     """Random uint8 images: throughput does not depend on what the pixels show."""
     g = torch.Generator().manual_seed(0)
-    return ImageData(torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g),
-                     torch.zeros(n, dtype=torch.long), 10, "random")
+    return ImageData(
+        torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g),
+        torch.zeros(n, dtype=torch.long),
+        10,
+        "random",
+    )
 
 
 def reference_step_fn(cfg, shape, device, images=None):
@@ -161,8 +175,9 @@ def main() -> None:
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny batches and 2 steps: checks that it runs")
     ap.add_argument("--cases", default=None, help="model:batch, comma-separated (default: the device's)")
-    ap.add_argument("--variants", action="store_true",
-                    help="also time gankit with the fast path's parts switched on one by one")
+    ap.add_argument(
+        "--variants", action="store_true", help="also time gankit with the fast path's parts switched on one by one"
+    )
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     cases = CASES_SMOKE if args.smoke else CASES_GPU if device == "cuda" else CASES_CPU
@@ -172,8 +187,10 @@ def main() -> None:
     steps = args.steps if args.steps is not None else (2 if args.smoke else 50 if device == "cuda" else 5)
     peak = args.peak_tflops if args.peak_tflops is not None else (790.0 if device == "cuda" else None)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
-          f"{warmup} warm-up + {steps} timed steps per row")
+    print(
+        f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
+        f"{warmup} warm-up + {steps} timed steps per row"
+    )
     print("| model | batch | GFLOP/img | reference img/s | gankit img/s | ratio | gankit TFLOP/s | share of peak |")
     print("|---|---|---|---|---|---|---|---|")
     for model, batch in cases:
@@ -184,8 +201,10 @@ def main() -> None:
         ours = time_gankit(cfg, shape, device, warmup, steps)
         tflops = ours * gflop / 1e3
         share = f"{tflops / peak:.1%}" if peak else "–"
-        print(f"| {model} | {batch} | {gflop:.2f} | {rate(ref)} | {rate(ours)} | {ours / ref:.2f} | {tflops:.3g} | {share} |",
-              flush=True)
+        print(
+            f"| {model} | {batch} | {gflop:.2f} | {rate(ref)} | {rate(ours)} | {ours / ref:.2f} | {tflops:.3g} | {share} |",
+            flush=True,
+        )
     if args.variants:
         print("\n| model | batch | " + " | ".join(VARIANTS) + " |")
         print("|---|---|" + "---|" * len(VARIANTS))

@@ -41,17 +41,33 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="digits, a few seconds, on the CPU")
     args = ap.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    preset, extra = ("digits", ["train.augment=", "train.ema_kimg=0"]) if args.smoke else \
-        ("mnist-dcgan", [f"data.root={args.root}", "train.ema_kimg=0"])
+    preset, extra = (
+        ("digits", ["train.augment=", "train.ema_kimg=0"])
+        if args.smoke
+        else ("mnist-dcgan", [f"data.root={args.root}", "train.ema_kimg=0"])
+    )
     budget, n = (8.0, 500) if args.smoke else (args.budget, args.n)
-    cfg = load_config(preset, overrides=[*extra, f"train.batch_size={args.batch}", f"train.device={device}",
-                                         "train.steps=100000000", "train.eval_features=", "train.log_every=100000000",
-                                         "train.progress=false", "train.tensorboard=false", "train.d_steps=1"])
+    cfg = load_config(
+        preset,
+        overrides=[
+            *extra,
+            f"train.batch_size={args.batch}",
+            f"train.device={device}",
+            "train.steps=100000000",
+            "train.eval_features=",
+            "train.log_every=100000000",
+            "train.progress=false",
+            "train.tensorboard=false",
+            "train.d_steps=1",
+        ],
+    )
     data = load_data(cfg)
     ev = image_evaluator(cfg, "classifier", n=n, log=print)
     marks = [budget * (i + 1) / args.points for i in range(args.points)]
-    print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}; "
-          f"{preset}, batch {args.batch}, budget {budget:.0f} s each; FID with {ev.net.info}")
+    print(
+        f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, torch {torch.__version__}; "
+        f"{preset}, batch {args.batch}, budget {budget:.0f} s each; FID with {ev.net.info}"
+    )
 
     def fid(G) -> float:
         return ev(G, cfg.model.z_dim, 0, n)["fid"]
@@ -107,8 +123,10 @@ def main() -> None:
     if first is None:
         print(f"gankit did not reach the reference's final FID {target:.3f} within the budget")
     else:
-        print(f"gankit reached the reference's final FID {target:.3f} after {first[0]:.1f} s "
-              f"({first[0] / curves['reference'][-1][0]:.2f} of the reference's time, step {first[1]})")
+        print(
+            f"gankit reached the reference's final FID {target:.3f} after {first[0]:.1f} s "
+            f"({first[0] / curves['reference'][-1][0]:.2f} of the reference's time, step {first[1]})"
+        )
 
 
 if __name__ == "__main__":

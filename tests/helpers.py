@@ -15,7 +15,7 @@ def adam_step_bound(beta1: float, beta2: float, t: int) -> float:
     √(1 − β2^t)/(1 − β1^t). At t = 1 the bound is 1 (the step is lr·sign(g)).
     """
     s = sum(((1 - beta1) * beta1 ** (t - i)) ** 2 / ((1 - beta2) * beta2 ** (t - i)) for i in range(1, t + 1))
-    return math.sqrt(s) * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    return math.sqrt(s) * math.sqrt(1 - beta2**t) / (1 - beta1**t)
 
 
 def assert_same_training(a: dict, b: dict, lr: float, steps: int, betas: tuple[float, float] = (0.5, 0.999)) -> None:
@@ -30,5 +30,7 @@ def assert_same_training(a: dict, b: dict, lr: float, steps: int, betas: tuple[f
     """
     worst = 2 * lr * sum(adam_step_bound(*betas, t) for t in range(1, steps + 1))
     diff = torch.cat([(a[k].float() - b[k].float()).abs().flatten() for k in a if a[k].is_floating_point()])
-    assert diff.max().item() <= worst, f"a parameter moved {diff.max().item():.3g} apart, more than Adam can ({worst:.3g})"
+    assert diff.max().item() <= worst, (
+        f"a parameter moved {diff.max().item():.3g} apart, more than Adam can ({worst:.3g})"
+    )
     assert diff.median().item() <= lr / 100, f"median difference {diff.median().item():.3g}: not a rounding difference"

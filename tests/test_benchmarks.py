@@ -12,11 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_throughput_smoke_prints_a_full_table():
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--smoke", "--device", "cpu"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--smoke", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
-    rows = [line.split("|")[1:-1] for line in p.stdout.splitlines() if line.startswith("| dcgan64") or
-            line.startswith("| sngan32")]
+    rows = [
+        line.split("|")[1:-1]
+        for line in p.stdout.splitlines()
+        if line.startswith("| dcgan64") or line.startswith("| sngan32")
+    ]
     assert [r[0].strip() for r in rows] == ["dcgan64", "sngan32"]
     dcgan = rows[0]
     assert float(dcgan[2]) == pytest.approx(_dcgan64_step_gflop(), rel=0.02)
@@ -35,8 +43,11 @@ def _conv_flops(net, x) -> list[int]:
         positions = (inputs[0] if isinstance(m, torch.nn.ConvTranspose2d) else out).shape[2:].numel()
         flops.append(2 * m.weight.numel() * positions)
 
-    hooks = [m.register_forward_hook(count) for m in net.modules()
-             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    hooks = [
+        m.register_forward_hook(count)
+        for m in net.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    ]
     with torch.no_grad():
         net(x)
     for h in hooks:
@@ -61,17 +72,24 @@ def _dcgan64_step_gflop() -> float:
 
 
 def _run(script: str, *args: str) -> str:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
-                       capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]),
+    }
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, env=env, timeout=600
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     return p.stdout
 
 
 def test_fast_vs_eager_smoke_compares_both_paths():
-    rows = [line.split("|")[1:-1] for line in _run("fast_vs_eager.py", "--smoke").splitlines()
-            if line.startswith(("| fp32", "| fast"))]
+    rows = [
+        line.split("|")[1:-1]
+        for line in _run("fast_vs_eager.py", "--smoke").splitlines()
+        if line.startswith(("| fp32", "| fast"))
+    ]
     assert [r[0].strip() for r in rows] == ["fp32 eager", "fast"]
     fids = [float(r[4]) for r in rows]
     assert all(f > 0 for f in fids)

@@ -93,6 +93,7 @@ def test_resize_keeps_uint8_and_registry_lists_names():
 
 # --- hostile inputs: each must end as one GankitError line naming the file or the dataset ---------------
 
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     """A PNG chunk: length, type, data and the CRC PIL checks."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -101,8 +102,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def _header_only_png(width: int, height: int) -> bytes:
     """A PNG whose IHDR claims width × height but whose IDAT holds almost nothing: PIL reads the size
     from the header at open, so this tests the size checks without allocating the pixels."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + _chunk(b"IDAT", zlib.compress(b"\x00")) + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(b"\x00"))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _png_bytes(size: int = 4, fmt: str = "PNG") -> bytes:
@@ -134,11 +139,15 @@ def _one_line_error(root, match: str) -> str:
     return str(e.value)
 
 
-@pytest.mark.parametrize("width, height", [
-    (20000, 20000),  # 4e8 pixels: over 2 × MAX_IMAGE_PIXELS, where PIL raises DecompressionBombError
-    (10000, 10000),  # 1e8: between MAX_IMAGE_PIXELS and twice it, where PIL only warns and then decodes
-    (Image.MAX_IMAGE_PIXELS + 1, 1),  # one pixel over
-    (65535, 65535)])
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (20000, 20000),  # 4e8 pixels: over 2 × MAX_IMAGE_PIXELS, where PIL raises DecompressionBombError
+        (10000, 10000),  # 1e8: between MAX_IMAGE_PIXELS and twice it, where PIL only warns and then decodes
+        (Image.MAX_IMAGE_PIXELS + 1, 1),  # one pixel over
+        (65535, 65535),
+    ],
+)
 def test_decompression_bomb_is_refused_in_one_line(tmp_path, width, height):
     root = _folder(tmp_path, {"bomb.png": _header_only_png(width, height)})
     msg = _one_line_error(root, "MAX_IMAGE_PIXELS")
@@ -146,10 +155,18 @@ def test_decompression_bomb_is_refused_in_one_line(tmp_path, width, height):
 
 
 def test_bombs_in_other_formats_are_refused(tmp_path):
-    bmp = b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 30000, 30000, 1, 24, 0, 0, 0, 0,
-                                                                 0, 0)
-    gif = (b"GIF89a" + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0) + b","
-           + struct.pack("<HHHHB", 0, 0, 65535, 65535, 0) + b"\x02\x02\x4c\x01\x00;")
+    bmp = (
+        b"BM"
+        + struct.pack("<IHHI", 0, 0, 0, 54)
+        + struct.pack("<IiiHHIIiiII", 40, 30000, 30000, 1, 24, 0, 0, 0, 0, 0, 0)
+    )
+    gif = (
+        b"GIF89a"
+        + struct.pack("<HHBBB", 65535, 65535, 0, 0, 0)
+        + b","
+        + struct.pack("<HHHHB", 0, 0, 65535, 65535, 0)
+        + b"\x02\x02\x4c\x01\x00;"
+    )
     for name, data in [("b.bmp", bmp), ("g.png", gif), ("p.ppm", b"P6 30000 30000 255\n\0")]:
         root = _folder(tmp_path / name, {name: data})
         assert str(root / "class_a" / name) in _one_line_error(root, "decompression bomb")
@@ -181,11 +198,18 @@ def test_png_text_chunk_bomb_is_one_line(tmp_path, kind, head, where):
 
 def _damaged_images():
     png, jpg = _png_bytes(64), _png_bytes(64, "JPEG")
-    return {"truncated.png": png[: len(png) // 2], "no-idat-end.png": png[: png.index(b"IDAT") + 10],
-            "text.png": b"this is a text file, not a PNG\n", "empty.jpg": b"", "empty.png": b"",
-            "truncated.jpg": jpg[: len(jpg) // 2], "bad-crc.png": png[:20] + bytes([png[20] ^ 0xFF]) + png[21:],
-            # PIL raises ValueError, not OSError, on these headers
-            "bad-header.ppm": b"P6 64 6\xb24 255\n", "header-cut.ppm": b"P6 64"}
+    return {
+        "truncated.png": png[: len(png) // 2],
+        "no-idat-end.png": png[: png.index(b"IDAT") + 10],
+        "text.png": b"this is a text file, not a PNG\n",
+        "empty.jpg": b"",
+        "empty.png": b"",
+        "truncated.jpg": jpg[: len(jpg) // 2],
+        "bad-crc.png": png[:20] + bytes([png[20] ^ 0xFF]) + png[21:],
+        # PIL raises ValueError, not OSError, on these headers
+        "bad-header.ppm": b"P6 64 6\xb24 255\n",
+        "header-cut.ppm": b"P6 64",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(_damaged_images()))
@@ -207,9 +231,17 @@ def test_special_files_are_refused_without_blocking(tmp_path):
     _one_line_error(root, "cannot read image .*broken.png")
 
 
-@pytest.mark.parametrize("link, target", [
-    ("class_a/loop", ".."), ("class_a/self", "."), ("class_a/to_b", "../class_b"), ("class_a/up", "../.."),
-    ("class_a/slash", "/"), ("class_a/sub/back", "../..")])
+@pytest.mark.parametrize(
+    "link, target",
+    [
+        ("class_a/loop", ".."),
+        ("class_a/self", "."),
+        ("class_a/to_b", "../class_b"),
+        ("class_a/up", "../.."),
+        ("class_a/slash", "/"),
+        ("class_a/sub/back", "../.."),
+    ],
+)
 def test_symlinked_folders_below_classes_are_not_followed(tmp_path, link, target):
     root = _folder(tmp_path)
     plain = load_dataset("imagefolder", root=str(root))
@@ -263,8 +295,11 @@ def _idx_root(tmp_path, name, replace: dict[str, bytes] | None = None):
 
 
 def _idx_bytes(array, dtype_code=8) -> bytes:
-    return bytes([0, 0, dtype_code, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes() + \
-        array.astype(np.uint8).tobytes()
+    return (
+        bytes([0, 0, dtype_code, array.ndim])
+        + np.array(array.shape, dtype=">i4").tobytes()
+        + array.astype(np.uint8).tobytes()
+    )
 
 
 def _bad_idx():
@@ -275,8 +310,10 @@ def _bad_idx():
         "random": ("train-labels-idx1-ubyte", np.random.default_rng(1).bytes(1000)),
         "truncated": ("train-images-idx3-ubyte", good[:-100]),
         "labels 2-d": ("train-labels-idx1-ubyte", _idx_bytes(np.zeros((5, 2)))),
-        "float images": ("train-images-idx3-ubyte", bytes([0, 0, 0x0D, 3]) + np.array([1, 2, 2], ">i4").tobytes()
-                         + bytes(16)),
+        "float images": (
+            "train-images-idx3-ubyte",
+            bytes([0, 0, 0x0D, 3]) + np.array([1, 2, 2], ">i4").tobytes() + bytes(16),
+        ),
         "label 200": ("train-labels-idx1-ubyte", _idx_bytes(np.array([3, 1, 200, 1, 5]))),
         "4 labels": ("train-labels-idx1-ubyte", _idx_bytes(np.array([3, 1, 4, 1]))),
         "no images": ("train-images-idx3-ubyte", _idx_bytes(np.zeros((0, 28, 28)))),
@@ -288,8 +325,11 @@ def _bad_idx():
 def test_damaged_idx_files_are_one_line(tmp_path, name, case):
     fname, data = _bad_idx()[case]
     _idx_root(tmp_path, name, {fname: data})
-    with pytest.raises(GankitError, match=f"{name} under {tmp_path} is damaged: reading its train split .*"
-                                          "put good copies of the four IDX files.*data.download=true") as e:
+    with pytest.raises(
+        GankitError,
+        match=f"{name} under {tmp_path} is damaged: reading its train split .*"
+        "put good copies of the four IDX files.*data.download=true",
+    ) as e:
         load_dataset(name, root=str(tmp_path))
     assert "\n" not in str(e.value)
 

@@ -9,8 +9,14 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.evaluate import IMAGE_METRICS, REF_SUBSET, ImageEvaluator, eval_bytes, image_record, json_number, toy_record
-from gankit.generate import (generate, generator_chunk, noise_bytes, out_of_memory_as_error, probe_generator,
-                             truncated_noise)
+from gankit.generate import (
+    generate,
+    generator_chunk,
+    noise_bytes,
+    out_of_memory_as_error,
+    probe_generator,
+    truncated_noise,
+)
 from gankit.features import FeatureNet
 from gankit.nets import DCGANGenerator, MLPGenerator
 
@@ -81,8 +87,10 @@ def test_truncation_leaves_the_global_rng_alone_and_none_is_plain_normal():
     state = torch.get_rng_state()
     truncated_noise(100, 3, 0.7, torch.Generator().manual_seed(0))
     assert torch.equal(torch.get_rng_state(), state)
-    assert torch.equal(truncated_noise(10, 3, None, torch.Generator().manual_seed(4)),
-                       torch.randn(10, 3, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(
+        truncated_noise(10, 3, None, torch.Generator().manual_seed(4)),
+        torch.randn(10, 3, generator=torch.Generator().manual_seed(4)),
+    )
 
 
 def test_generate_leaves_the_training_rng_alone():
@@ -96,7 +104,13 @@ def test_generate_leaves_the_training_rng_alone():
 def test_density_is_best_near_one_and_the_others_keep_their_direction():
     assert IMAGE_METRICS["density"] == "near 1"
     assert {k: v for k, v in IMAGE_METRICS.items() if k != "density"} == {
-        "fid": "lower", "kid": "lower", "is": "higher", "precision": "higher", "recall": "higher", "coverage": "higher"}
+        "fid": "lower",
+        "kid": "lower",
+        "is": "higher",
+        "precision": "higher",
+        "recall": "higher",
+        "coverage": "higher",
+    }
 
 
 def test_probe_finds_the_sample_shape_and_the_largest_activation():
@@ -119,16 +133,29 @@ def test_memory_estimates_grow_with_what_is_kept():
     assert eval_bytes(10**9, 64, (1, 16, 16), "classifier", 10) > 10**9 * 64 * 4
 
 
-@pytest.mark.parametrize("error, detail", [
-    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried "
-                  "to allocate 34359738368 bytes. Error code 12 (Cannot allocate memory)"),
-     "(tried to allocate 34359738368 bytes)"),
-    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"),
-     "(tried to allocate 2.00 gib)"),
-    (MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000) and data type float64"),
-     "(unable to allocate 74.5 gib)"),
-    (MemoryError(), ""),
-])
+@pytest.mark.parametrize(
+    "error, detail",
+    [
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried "
+                "to allocate 34359738368 bytes. Error code 12 (Cannot allocate memory)"
+            ),
+            "(tried to allocate 34359738368 bytes)",
+        ),
+        (
+            torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"
+            ),
+            "(tried to allocate 2.00 gib)",
+        ),
+        (
+            MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000) and data type float64"),
+            "(unable to allocate 74.5 gib)",
+        ),
+        (MemoryError(), ""),
+    ],
+)
 def test_running_out_of_memory_is_one_line(error, detail):
     with pytest.raises(GankitError) as e:
         with out_of_memory_as_error("drawing 5 samples"):
@@ -145,8 +172,16 @@ def test_other_errors_pass_through_the_memory_guard():
     assert np.isfinite(eval_bytes(1, 1, (1,)))
 
 
-NOT_FINITE = [float("nan"), float("inf"), -float("inf"), np.float64("nan"), np.float32("inf"),
-              torch.tensor(float("nan")), "0.5", None]
+NOT_FINITE = [
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    np.float64("nan"),
+    np.float32("inf"),
+    torch.tensor(float("nan")),
+    "0.5",
+    None,
+]
 
 
 @pytest.mark.parametrize("bad", NOT_FINITE, ids=repr)
@@ -154,8 +189,12 @@ def test_eval_records_write_what_is_not_a_finite_number_as_null(bad):
     # JSON has no NaN: json.dumps writes a bare NaN by default, which strict parsers refuse
     toy = toy_record({"toy/jsd": 0.25, "toy/high_quality": 0.0, "toy/modes": np.int64(3), "toy/kl_uniform": bad}, 50, 7)
     back = json.loads(json.dumps(toy, allow_nan=False))
-    assert {k: m["value"] for k, m in back["metrics"].items()} == {"jsd": 0.25, "high_quality": 0.0, "modes": 3,
-                                                                   "kl_uniform": None}
+    assert {k: m["value"] for k, m in back["metrics"].items()} == {
+        "jsd": 0.25,
+        "high_quality": 0.0,
+        "modes": 3,
+        "kl_uniform": None,
+    }
     assert type(back["metrics"]["modes"]["value"]) is int and back["n"] == 50 and back["step"] == 7
     net = FeatureNet("classifier", "a classifier", "key", embed=lambda x: (x, x), dim=4, classes=3)
     floor = {k: 0.5 for k in IMAGE_METRICS} | {"kid": bad}
@@ -167,9 +206,22 @@ def test_eval_records_write_what_is_not_a_finite_number_as_null(bad):
     assert all(back[k]["floor"] == 0.5 for k in IMAGE_METRICS if k != "kid")
 
 
-@pytest.mark.parametrize("value, expected", [(0.125, 0.125), (np.float32(0.5), 0.5), (3, 3), (np.int64(-4), -4),
-                                             (10**400, 10**400), (1e308, 1e308), (float("nan"), None), (True, None),
-                                             ("1", None), ([1.0], None), (torch.tensor(2.5), 2.5)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.125, 0.125),
+        (np.float32(0.5), 0.5),
+        (3, 3),
+        (np.int64(-4), -4),
+        (10**400, 10**400),
+        (1e308, 1e308),
+        (float("nan"), None),
+        (True, None),
+        ("1", None),
+        ([1.0], None),
+        (torch.tensor(2.5), 2.5),
+    ],
+)
 def test_json_number_keeps_finite_numbers_and_never_raises(value, expected):
     out = json_number(value)
     assert out == expected and type(out) is type(expected)

@@ -36,12 +36,15 @@ def test_optimal_discriminator_of_two_gaussians():
     assert torch.allclose(d, gauss(0, 1).prob(x) / (gauss(0, 1).prob(x) + gauss(1, 1).prob(x)), rtol=1e-12)
 
 
-@pytest.mark.parametrize("pd,pg", [
-    (gauss(0, 1), gauss(1, 1)),
-    (gauss(0, 1), gauss(0, 3)),
-    (mixture1d([1, 1], [-2, 2], [0.5, 0.5]), gauss(0, 2)),
-    (gauss(-8, 0.3), gauss(8, 0.3)),
-])
+@pytest.mark.parametrize(
+    "pd,pg",
+    [
+        (gauss(0, 1), gauss(1, 1)),
+        (gauss(0, 1), gauss(0, 3)),
+        (mixture1d([1, 1], [-2, 2], [0.5, 0.5]), gauss(0, 2)),
+        (gauss(-8, 0.3), gauss(8, 0.3)),
+    ],
+)
 def test_theorem1_value_at_optimal_d_is_minus_log4_plus_2jsd(pd, pg):
     p, q = dens(pd), dens(pg)
     c = virtual_training_criterion(p, q, W).item()

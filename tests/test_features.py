@@ -145,6 +145,7 @@ def test_data_hash_changes_with_one_pixel():
 
 # --- caches that do not check out are rebuilt ---------------------------------------------------------------
 
+
 def _quick_train(calls):
     """An untrained, seeded classifier in place of training one (these tests are about the cache), counting calls."""
     from gankit.features import Classifier
@@ -183,26 +184,29 @@ CLASSIFIER_DAMAGE = {
     "truncated": lambda p: p.write_bytes(p.read_bytes()[:100]),
     "wrong keys": lambda p: torch.save({"weights": _state(p)["net"], "acc": 0.9}, p),
     # (re-signed: the digest would catch these first; the checks behind it must hold on their own)
-    "renamed layer": lambda p: _save(p, {**_state(p), "net": {k.replace("head", "fc"): v
-                                                              for k, v in _state(p)["net"].items()}}, resign=True),
-    "head of the wrong shape": lambda p: _save(p, {**_state(p), "net": {**_state(p)["net"],
-                                                                        "head.weight": torch.zeros(7, 128)}},
-                                               resign=True),
+    "renamed layer": lambda p: _save(
+        p, {**_state(p), "net": {k.replace("head", "fc"): v for k, v in _state(p)["net"].items()}}, resign=True
+    ),
+    "head of the wrong shape": lambda p: _save(
+        p, {**_state(p), "net": {**_state(p)["net"], "head.weight": torch.zeros(7, 128)}}, resign=True
+    ),
     "NaN accuracy": lambda p: torch.save({**_state(p), "accuracy": float("nan")}, p),
     "text accuracy": lambda p: torch.save({**_state(p), "accuracy": "x"}, p),
     "accuracy above 1": lambda p: torch.save({**_state(p), "accuracy": 3.0}, p),
-    "infinite weight": lambda p: _save(p, {**_state(p), "net": {**_state(p)["net"],
-                                                                "head.bias": torch.full((10,), float("inf"))}},
-                                       resign=True),
+    "infinite weight": lambda p: _save(
+        p, {**_state(p), "net": {**_state(p)["net"], "head.bias": torch.full((10,), float("inf"))}}, resign=True
+    ),
     "another class count": lambda p: torch.save({**_state(p), "num_classes": 7}, p),
     # well-formed but not what was cached: caught by the digest the entry stores of its own content
     "BatchNorm variances of -1": lambda p: _bn_var(p, -1.0, resign=False),
-    "a weight scaled by 2": lambda p: _save(p, {**_state(p), "net": {
-        **_state(p)["net"], "head.weight": 2 * _state(p)["net"]["head.weight"]}}),
+    "a weight scaled by 2": lambda p: _save(
+        p, {**_state(p), "net": {**_state(p)["net"], "head.weight": 2 * _state(p)["net"]["head.weight"]}}
+    ),
     "another accuracy": lambda p: _save(p, {**_state(p), "accuracy": 0.99}),
     "no digest (an older gankit)": lambda p: _save(p, {k: v for k, v in _state(p).items() if k != "digest"}),
-    "the entry of another name": lambda p: _save(p.with_name("other.pt"), _state(p), resign=True) or
-                                           p.write_bytes(p.with_name("other.pt").read_bytes()),
+    "the entry of another name": lambda p: (
+        _save(p.with_name("other.pt"), _state(p), resign=True) or p.write_bytes(p.with_name("other.pt").read_bytes())
+    ),
     # ... and when the digest is forged too, by the ranges: a variance is positive
     "BatchNorm variances of -1, re-signed": lambda p: _bn_var(p, -1.0, resign=True),
     "BatchNorm variances of 0, re-signed": lambda p: _bn_var(p, 0.0, resign=True),
@@ -325,8 +329,11 @@ def test_fresh_cache_entries_check_out_and_carry_their_digests(tmp_path, monkeyp
     assert state["digest"] == classifier_digest(clf.name, state["net"], state["accuracy"], state["num_classes"])
 
 
-@pytest.mark.parametrize("value", [10**400, -10**400, 10**309, 10**5000, float("inf"), float("nan"), "1", None, True,
-                                   [1.0], {"a": 1}], ids=lambda v: type(v).__name__)  # repr(10**5000) raises
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**400), 10**309, 10**5000, float("inf"), float("nan"), "1", None, True, [1.0], {"a": 1}],
+    ids=lambda v: type(v).__name__,
+)  # repr(10**5000) raises
 def test_floor_problem_names_any_value_that_is_not_a_finite_number_without_raising(value):
     from gankit.evaluate import floor_problem
 
@@ -388,12 +395,14 @@ REF_DAMAGE = {
     "garbage bytes": lambda ref, p: p.write_bytes(b"not a zip file at all"),
     "no feats": lambda ref, p: _savez(p, mu=ref["mu"], sigma=ref["sigma"]),
     "mu of another width": lambda ref, p: _savez(p, **{**ref, "mu": ref["mu"][:5]}),
-    "a NaN in sigma": lambda ref, p: _signed(p, **{**ref, "sigma": np.where(np.eye(len(ref["mu"])) > 0, np.nan,
-                                                                              ref["sigma"])}),
+    "a NaN in sigma": lambda ref, p: _signed(
+        p, **{**ref, "sigma": np.where(np.eye(len(ref["mu"])) > 0, np.nan, ref["sigma"])}
+    ),
     "an asymmetric sigma": lambda ref, p: _signed(p, **{**ref, "sigma": ref["sigma"] + np.triu(ref["sigma"] + 1)}),
     "fewer reference features": lambda ref, p: _savez(p, **{**ref, "feats": ref["feats"][:50]}),
-    "features of another width": lambda ref, p: _savez(p, mu=ref["mu"][:64], sigma=ref["sigma"][:64, :64],
-                                                       feats=ref["feats"][:, :64]),
+    "features of another width": lambda ref, p: _savez(
+        p, mu=ref["mu"][:64], sigma=ref["sigma"][:64, :64], feats=ref["feats"][:, :64]
+    ),
     "text arrays": lambda ref, p: _savez(p, **{**ref, "mu": np.array(["a"] * len(ref["mu"]))}),
     "a plain .npy": lambda ref, p: _npy(p, ref["mu"]),
     "an older gankit's entry (no digest)": lambda ref, p: _savez(p, **ref),
@@ -402,17 +411,26 @@ REF_DAMAGE = {
     "sigma negated": lambda ref, p: _stale(p, **{**ref, "sigma": -ref["sigma"]}),
     "sigma times 1e300": lambda ref, p: _stale(p, **{**ref, "sigma": ref["sigma"] * 1e300}),
     "mu shifted": lambda ref, p: _stale(p, **{**ref, "mu": ref["mu"] + 1e-3}),
-    "the entry of another name": lambda ref, p: _signed(p.with_name("ref-other.npz"), **ref)
-                                                or p.write_bytes(p.with_name("ref-other.npz").read_bytes()),
+    "the entry of another name": lambda ref, p: (
+        _signed(p.with_name("ref-other.npz"), **ref) or p.write_bytes(p.with_name("ref-other.npz").read_bytes())
+    ),
     # ... and with the digest forged too: Σ must be a covariance, and the covariance of these features
     "sigma negated, re-signed": lambda ref, p: _signed(p, **{**ref, "sigma": -ref["sigma"]}),
-    "one negative eigenvalue, re-signed": lambda ref, p: _signed(p, **{**ref, "sigma": ref["sigma"] - 2 * np.outer(
-        np.linalg.eigh(ref["sigma"])[1][:, -1], np.linalg.eigh(ref["sigma"])[1][:, -1]) * np.linalg.eigvalsh(
-        ref["sigma"])[-1]}),
+    "one negative eigenvalue, re-signed": lambda ref, p: _signed(
+        p,
+        **{
+            **ref,
+            "sigma": ref["sigma"]
+            - 2
+            * np.outer(np.linalg.eigh(ref["sigma"])[1][:, -1], np.linalg.eigh(ref["sigma"])[1][:, -1])
+            * np.linalg.eigvalsh(ref["sigma"])[-1],
+        },
+    ),
     "sigma times 1e300, re-signed": lambda ref, p: _signed(p, **{**ref, "sigma": ref["sigma"] * 1e300}),
     "sigma times 1e-3, re-signed": lambda ref, p: _signed(p, **{**ref, "sigma": ref["sigma"] * 1e-3}),
-    "mu far from the features, re-signed": lambda ref, p: _signed(p, **{**ref, "mu": ref["mu"] + 2 * np.sqrt(
-        np.trace(ref["sigma"]))}),
+    "mu far from the features, re-signed": lambda ref, p: _signed(
+        p, **{**ref, "mu": ref["mu"] + 2 * np.sqrt(np.trace(ref["sigma"]))}
+    ),
 }
 
 

@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SNGANDiscriminator, SNGANGenerator
+from gankit.nets import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    SNGANDiscriminator,
+    SNGANGenerator,
+)
 from gankit.nets.dcgan import RESOLUTIONS
 
 

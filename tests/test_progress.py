@@ -41,7 +41,9 @@ def test_a_resumed_run_counts_from_where_it_starts():
         clock.now += 1.0
         p.step(step, {})
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("train: step 60/100 (60%), 1 steps/s, ETA 40s") and lines[-1].startswith("train: step 100/100")
+    assert lines[0].startswith("train: step 60/100 (60%), 1 steps/s, ETA 40s") and lines[-1].startswith(
+        "train: step 100/100"
+    )
 
 
 def test_disabled_prints_nothing():

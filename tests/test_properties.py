@@ -12,12 +12,38 @@ from gankit.errors import GankitError
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "train": TrainConfig}
 KEYS = [f"{sec}.{name}" for sec, model in SECTIONS.items() for name in model.model_fields]
 VALUES = st.one_of(
-    st.text(max_size=12), st.integers(-10**12, 10**12).map(str), st.floats(allow_nan=True).map(str),
-    st.sampled_from(["true", "null", "[1, 2]", "{a: 1}", "-1", "0", "1e9", "ring8", "digits", "nonsaturating",
-                     "dcgan", "mlp", "auto", "cuda", "translation,color", "'quoted", "[", "~", "!!python/object:os.system"]),
+    st.text(max_size=12),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True).map(str),
+    st.sampled_from(
+        [
+            "true",
+            "null",
+            "[1, 2]",
+            "{a: 1}",
+            "-1",
+            "0",
+            "1e9",
+            "ring8",
+            "digits",
+            "nonsaturating",
+            "dcgan",
+            "mlp",
+            "auto",
+            "cuda",
+            "translation,color",
+            "'quoted",
+            "[",
+            "~",
+            "!!python/object:os.system",
+        ]
+    ),
 )
-KEY = st.one_of(st.sampled_from(KEYS), st.sampled_from(["train", "data.", ".steps", "train.stepz", "a.b.c", ""]),
-                st.text(max_size=10))
+KEY = st.one_of(
+    st.sampled_from(KEYS),
+    st.sampled_from(["train", "data.", ".steps", "train.stepz", "a.b.c", ""]),
+    st.text(max_size=10),
+)
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -26,8 +52,11 @@ def _one_line(message: str) -> bool:
 
 
 @SETTINGS
-@given(preset=st.sampled_from([None, *preset_names()]), pairs=st.lists(st.tuples(KEY, VALUES), max_size=4),
-       raw=st.lists(st.text(max_size=15), max_size=2))
+@given(
+    preset=st.sampled_from([None, *preset_names()]),
+    pairs=st.lists(st.tuples(KEY, VALUES), max_size=4),
+    raw=st.lists(st.text(max_size=15), max_size=2),
+)
 def test_any_overrides_give_a_config_or_one_line(preset, pairs, raw):
     overrides = [f"{k}={v}" for k, v in pairs] + raw
     try:
@@ -39,12 +68,19 @@ def test_any_overrides_give_a_config_or_one_line(preset, pairs, raw):
 
 
 @SETTINGS
-@given(text=st.one_of(st.text(max_size=200), st.lists(st.tuples(KEY, VALUES), max_size=5).map(
-    lambda kv: "\n".join(f"{k.split('.')[0]}:\n  {k.split('.')[-1]}: {v}" for k, v in kv))))
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.lists(st.tuples(KEY, VALUES), max_size=5).map(
+            lambda kv: "\n".join(f"{k.split('.')[0]}:\n  {k.split('.')[-1]}: {v}" for k, v in kv)
+        ),
+    )
+)
 def test_any_config_file_gives_a_config_or_one_line(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("cfg") / "c.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(
-        text.encode("utf-8", "surrogatepass"))
+        text.encode("utf-8", "surrogatepass")
+    )
     try:
         cfg = load_config(None, str(path), [])
     except GankitError as e:
@@ -53,10 +89,44 @@ def test_any_config_file_gives_a_config_or_one_line(text, tmp_path_factory):
         assert isinstance(cfg, Config)
 
 
-TOKENS = ["train", "sample", "eval", "resume", "presets", "--preset", "--config", "--set", "--out", "--n", "--seed",
-          "--steps", "--features", "--json", "--class", "--truncation", "--help", "--version", "ring8", "digits",
-          "nope", "train.steps=-1", "model.name=foo", "train.steps=3", "x.npy", "x.png", "x.txt", ".", "-1", "0",
-          "1e3", "classifier", "inception", "--inception-weights", "--download", "--dry-run"]
+TOKENS = [
+    "train",
+    "sample",
+    "eval",
+    "resume",
+    "presets",
+    "--preset",
+    "--config",
+    "--set",
+    "--out",
+    "--n",
+    "--seed",
+    "--steps",
+    "--features",
+    "--json",
+    "--class",
+    "--truncation",
+    "--help",
+    "--version",
+    "ring8",
+    "digits",
+    "nope",
+    "train.steps=-1",
+    "model.name=foo",
+    "train.steps=3",
+    "x.npy",
+    "x.png",
+    "x.txt",
+    ".",
+    "-1",
+    "0",
+    "1e3",
+    "classifier",
+    "inception",
+    "--inception-weights",
+    "--download",
+    "--dry-run",
+]
 
 
 @SETTINGS

@@ -22,8 +22,15 @@ from gankit.features import Classifier
 from gankit.runs import load_generator, write_samples
 from gankit.training import train
 
-TINY = ["train.steps=2", "train.batch_size=8", "model.g_hidden=8", "model.d_hidden=8", "train.eval_features=",
-        "train.progress=false", "train.tensorboard=false"]
+TINY = [
+    "train.steps=2",
+    "train.batch_size=8",
+    "model.g_hidden=8",
+    "model.d_hidden=8",
+    "train.eval_features=",
+    "train.progress=false",
+    "train.tensorboard=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +43,13 @@ def digits_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "ring8"
-    train(load_config("ring8", overrides=["train.steps=2", "train.batch_size=8", "train.progress=false",
-                                          "train.tensorboard=false"]), run)
+    train(
+        load_config(
+            "ring8",
+            overrides=["train.steps=2", "train.batch_size=8", "train.progress=false", "train.tensorboard=false"],
+        ),
+        run,
+    )
     return run
 
 
@@ -74,6 +86,7 @@ def one_line_error(code, err, *parts):
 
 # --- 1. sizes that cannot fit ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("suffix", [".npy", ".png"])
 def test_sample_of_an_impossible_size_is_refused_up_front(digits_run, tmp_path, capsys, suffix):
     out = tmp_path / f"x{suffix}"
@@ -104,13 +117,17 @@ def test_sizes_are_weighed_against_the_memory_available_now(digits_run, tmp_path
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("error", [
-    RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 34359738368 bytes."),
-    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB."),
-    MemoryError(),
-])
-def test_running_out_of_memory_while_sampling_or_evaluating_is_one_line(digits_run, ring_run, tmp_path, capsys,
-                                                                        monkeypatch, error):
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 34359738368 bytes."),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB."),
+        MemoryError(),
+    ],
+)
+def test_running_out_of_memory_while_sampling_or_evaluating_is_one_line(
+    digits_run, ring_run, tmp_path, capsys, monkeypatch, error
+):
     def boom(*a, **k):
         raise error
 
@@ -129,12 +146,13 @@ def test_running_out_of_memory_while_sampling_or_evaluating_is_one_line(digits_r
 
 # --- 2. truncation -----------------------------------------------------------------------------------------
 
+
 def test_tiny_truncation_returns_g_of_zero(ring_run, tmp_path, capsys):
     out = tmp_path / "t.npy"
     code, _, err = run(["sample", ring_run, "--n", 300, "--out", out, "--truncation", "1e-30"], capsys)
     assert code == 0, err
     x = np.load(out)
-    G, cfg, _ = load_generator(ring_run)
+    G, cfg, _, _ = load_generator(ring_run)
     at_zero = generate(G, 1, cfg.model.z_dim, seed=0, truncation=1e-300)[0].numpy()  # z rounds to 0 in float32
     assert x.shape == (300, 2) and np.allclose(x, at_zero, rtol=0, atol=1e-6)  # |z| ≤ 1e-30: G(z) = G(0)
 
@@ -149,6 +167,7 @@ def test_truncation_that_is_not_positive_and_finite_is_refused(ring_run, tmp_pat
 
 # --- 4. atomic sample files -------------------------------------------------------------------------------
 
+
 class _FullDisk:
     """A file that takes ``room`` bytes and then fails as a full disk does (no fileno: PIL and NumPy write
     through ``write``)."""
@@ -159,7 +178,7 @@ class _FullDisk:
     def write(self, b):
         b = bytes(memoryview(b).cast("B"))
         if len(b) > self.room:
-            self.f.write(b[:self.room])
+            self.f.write(b[: self.room])
             self.room = 0
             raise OSError(28, "No space left on device")
         self.room -= len(b)
@@ -201,13 +220,16 @@ def full_disk(monkeypatch, folder, room):
     monkeypatch.setattr(os, "fdopen", fake_fdopen)
 
 
-@pytest.mark.parametrize("which, suffix, room", [("digits", ".npy", 200), ("digits", ".png", 0),
-                                                 ("ring", ".npy", 100), ("ring", ".png", 1000)])
-def test_a_full_disk_leaves_the_old_file_and_no_partial_one(digits_run, ring_run, tmp_path, capsys, monkeypatch,
-                                                            which, suffix, room):
+@pytest.mark.parametrize(
+    "which, suffix, room",
+    [("digits", ".npy", 200), ("digits", ".png", 0), ("ring", ".npy", 100), ("ring", ".png", 1000)],
+)
+def test_a_full_disk_leaves_the_old_file_and_no_partial_one(
+    digits_run, ring_run, tmp_path, capsys, monkeypatch, which, suffix, room
+):
     run_dir = digits_run if which == "digits" else ring_run
     out = tmp_path / f"s{suffix}"
-    G, cfg, n_cls = load_generator(run_dir)
+    G, cfg, n_cls, _ = load_generator(run_dir)
     with monkeypatch.context() as m:  # the folder is probed up front (gankit.files.check_writable) ...
         full_disk(m, tmp_path, room)
         code, _, err = run(["sample", run_dir, "--n", 64, "--out", out], capsys)
@@ -233,7 +255,7 @@ def test_a_full_disk_leaves_the_old_file_and_no_partial_one(digits_run, ring_run
 def test_npy_written_chunk_by_chunk_holds_the_samples_of_one_draw(digits_run, ring_run, tmp_path, monkeypatch):
     monkeypatch.setattr(gankit.runs, "generator_chunk", lambda peak: 7)  # 50 samples: 8 chunks
     for r, n_cls in ((digits_run, 0), (ring_run, 0)):
-        G, cfg, n_cls = load_generator(r)
+        G, cfg, n_cls, _ = load_generator(r)
         write_samples(G, cfg, n_cls, 50, 9, tmp_path / "s.npy", truncation=0.8)
         x = np.load(tmp_path / "s.npy", mmap_mode="r")
         whole = generate(G, 50, cfg.model.z_dim, seed=9, truncation=0.8)
@@ -247,7 +269,7 @@ def test_samples_into_a_folder_or_a_wrong_suffix_are_one_line(digits_run, tmp_pa
     (tmp_path / "d.npy").mkdir()
     code, _, err = run(["sample", digits_run, "--out", tmp_path / "d.npy"], capsys)
     one_line_error(code, err, "is a directory")
-    G, cfg, n_cls = load_generator(digits_run)
+    G, cfg, n_cls, _ = load_generator(digits_run)
     with pytest.raises(gankit.errors.GankitError, match=".npy or .png"):
         write_samples(G, cfg, n_cls, 4, 0, tmp_path / "x.txt")
     with pytest.raises(gankit.errors.GankitError, match="positive integer"):
@@ -255,6 +277,7 @@ def test_samples_into_a_folder_or_a_wrong_suffix_are_one_line(digits_run, tmp_pa
 
 
 # --- 5. damaged checkpoints ---------------------------------------------------------------------------------
+
 
 def _nan_weight(state, net):
     name = next(k for k, v in state[net].items() if v.is_floating_point())
@@ -272,8 +295,10 @@ DAMAGE = {
     # well typed, but not this config's network: refused before anything of that size is allocated
     "data_shape=[1, 64, 64]": (lambda s: s.update(data_shape=[1, 64, 64]), "does not fit its config.yaml"),
     "num_classes=10**9": (lambda s: s.update(num_classes=10**9), "does not fit its config.yaml"),
-    "G of another width": (lambda s: s.update(G_ema=None, G={k: v[:1] if v.dim() else v for k, v in s["G"].items()}),
-                           "does not fit its config.yaml"),
+    "G of another width": (
+        lambda s: s.update(G_ema=None, G={k: v[:1] if v.dim() else v for k, v in s["G"].items()}),
+        "does not fit its config.yaml",
+    ),
 }
 
 
@@ -297,8 +322,10 @@ def test_a_damaged_checkpoint_is_one_line_for_sample_and_eval(digits_run, tmp_pa
 
 # --- 6, 7. what eval prints and writes ---------------------------------------------------------------------------
 
-def test_eval_names_its_sample_count_and_features_and_density_is_best_near_1(digits_run, tmp_path, capsys,
-                                                                            quick_classifier):
+
+def test_eval_names_its_sample_count_and_features_and_density_is_best_near_1(
+    digits_run, tmp_path, capsys, quick_classifier
+):
     run_dir = tmp_path / "run"
     shutil.copytree(digits_run, run_dir)
     code, out, err = run(["eval", run_dir, "--n", 120, "--json"], capsys)
@@ -355,10 +382,13 @@ def test_image_runs_need_10_evaluation_samples_and_toy_runs_1(digits_run, ring_r
 
 # --- 8. eval.json is JSON: no bare NaN ----------------------------------------------------------------------
 
+
 def strict_json(text):
     """json.loads that refuses NaN and Infinity, which Python writes by default but JSON does not have."""
+
     def refuse(constant):
         raise ValueError(f"bare {constant} in JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -375,14 +405,22 @@ def test_eval_json_holds_null_for_values_that_are_not_finite(ring_run, tmp_path,
     assert code == 0, err
     res = strict_json(out)
     assert res == strict_json((run_dir / "eval.json").read_text())
-    assert {k: m["value"] for k, m in res["metrics"].items()} == {"jsd": None, "high_quality": 0.0, "modes": 0,
-                                                                  "kl_uniform": None}
+    assert {k: m["value"] for k, m in res["metrics"].items()} == {
+        "jsd": None,
+        "high_quality": 0.0,
+        "modes": 0,
+        "kl_uniform": None,
+    }
 
 
 # --- 9. a run is sampled and measured only under its own config, on its own data ---------------------------------
 
-CONFIG_EDITS = {"data.name": ("name: ring8", "name: grid25"), "model.g_hidden": ("g_hidden: 128", "g_hidden: 64"),
-                "model.z_dim": ("z_dim: 2", "z_dim: 3"), "objective.name": ("name: nonsaturating", "name: minimax")}
+CONFIG_EDITS = {
+    "data.name": ("name: ring8", "name: grid25"),
+    "model.g_hidden": ("g_hidden: 128", "g_hidden: 64"),
+    "model.z_dim": ("z_dim: 2", "z_dim: 3"),
+    "objective.name": ("name: nonsaturating", "name: minimax"),
+}
 
 
 @pytest.mark.parametrize("key", list(CONFIG_EDITS))
@@ -441,12 +479,14 @@ def test_sample_draws_the_generator_asked_for(ring_run, tmp_path, capsys):
     from gankit.cli import main
 
     digits_run = tmp_path / "lagging"  # no ramp and a long half-life: G_ema lags G visibly
-    train(load_config("digits", overrides=[*TINY, "train.steps=3", "train.ema_kimg=1", "train.ema_rampup=null"]),
-          digits_run)
+    train(
+        load_config("digits", overrides=[*TINY, "train.steps=3", "train.ema_kimg=1", "train.ema_rampup=null"]),
+        digits_run,
+    )
     state = load_checkpoint(digits_run / "checkpoints" / "last.pt")
     assert state["G_ema"] is not None
     for generator, key in (("ema", "G_ema"), ("raw", "G"), ("auto", "G_ema")):
-        G, _, _ = load_generator(digits_run, generator=generator)
+        G = load_generator(digits_run, generator=generator).G
         assert all(torch.equal(v, state[key][k]) for k, v in G.state_dict().items())
     outs = {}
     for flag in ([], ["--generator", "ema"], ["--generator", "raw"]):

@@ -13,9 +13,18 @@ QUIET = ["train.progress=false", "train.tensorboard=false"]
 
 
 def tiny(*extra, preset="ring8"):
-    return load_config(preset, overrides=[
-        "train.steps=1", "train.batch_size=16", "train.eval_samples=64",
-        "model.g_hidden=16", "model.d_hidden=16", *QUIET, *extra])
+    return load_config(
+        preset,
+        overrides=[
+            "train.steps=1",
+            "train.batch_size=16",
+            "train.eval_samples=64",
+            "model.g_hidden=16",
+            "model.d_hidden=16",
+            *QUIET,
+            *extra,
+        ],
+    )
 
 
 def params(m):
@@ -81,10 +90,25 @@ IMAGE_NETS = [
 
 @pytest.mark.parametrize("net,res,cond,objective", IMAGE_NETS)
 def test_one_step_on_images(net, res, cond, objective):
-    cfg = load_config("digits", overrides=[
-        f"model.name={net}", f"data.resolution={res}", f"model.conditional={cond}", f"objective.name={objective}",
-        "model.g_hidden=8", "model.d_hidden=8", "model.z_dim=8", "train.steps=1", "train.batch_size=4",
-        "train.augment=color,translation,cutout", "train.ema_kimg=1", "data.hflip=true", "train.eval_features=", *QUIET])
+    cfg = load_config(
+        "digits",
+        overrides=[
+            f"model.name={net}",
+            f"data.resolution={res}",
+            f"model.conditional={cond}",
+            f"objective.name={objective}",
+            "model.g_hidden=8",
+            "model.d_hidden=8",
+            "model.z_dim=8",
+            "train.steps=1",
+            "train.batch_size=4",
+            "train.augment=color,translation,cutout",
+            "train.ema_kimg=1",
+            "data.hflip=true",
+            "train.eval_features=",
+            *QUIET,
+        ],
+    )
     _, G0, D0 = build_run(cfg, torch.device("cpu"))
     res_ = train(cfg)
     assert not torch.equal(params(G0), params(res_.G)) and not torch.equal(params(D0), params(res_.D))
@@ -97,9 +121,19 @@ def test_ema_follows_the_ramped_decay():
     """G_ema_s = β_s·G_ema_(s−1) + (1 − β_s)·G_s with β_s = ½^(B/h_s), h_s = min(1000·ema_kimg,
     ema_rampup·(s − 1)·B) (stylegan2-ada). Batch 4, ema_kimg 0.01 (10 images), ramp 0.5: step 1 copies
     G (h = 0), β_2 = ½^(4/2) = ¼, β_3 = ½^(4/4) = ½, β_4 = ½^(4/min(10, 6)) = ½^(2/3)."""
-    cfg = load_config("digits", overrides=["train.steps=4", "train.batch_size=4", "train.ema_kimg=0.01",
-                                           "train.ema_rampup=0.5", "train.eval_features=", "model.g_hidden=8",
-                                           "model.d_hidden=8", *QUIET])
+    cfg = load_config(
+        "digits",
+        overrides=[
+            "train.steps=4",
+            "train.batch_size=4",
+            "train.ema_kimg=0.01",
+            "train.ema_rampup=0.5",
+            "train.eval_features=",
+            "model.g_hidden=8",
+            "model.d_hidden=8",
+            *QUIET,
+        ],
+    )
     snaps = {}
     res = train(cfg, callback=lambda step, G, D: snaps.setdefault(step, params(G).clone()))
     expected = snaps[1]
@@ -116,13 +150,13 @@ def test_the_ramp_starts_the_average_on_g_and_a_constant_decay_lags():
 
     B = 64
     ramped = [ema_beta(s, B, 20, 0.05) for s in range(1, 1001)]
-    assert ramped[0] == 0.0 and ramped[1] == pytest.approx(2.0 ** -20)
+    assert ramped[0] == 0.0 and ramped[1] == pytest.approx(2.0**-20)
     weight_on_first = math.prod(ramped[1:])
     assert weight_on_first == pytest.approx(0.5 ** (sum(1 / (i - 1) for i in range(2, 1001)) / 0.05), rel=1e-9)
     assert weight_on_first < 1e-40
     constant = [ema_beta(s, B, 0.001 * B * math.log(0.5) / math.log(0.999), None) for s in range(2, 1001)]
     assert all(b == pytest.approx(0.999, rel=1e-12) for b in constant)
-    assert math.prod(constant) == pytest.approx(0.999 ** 999, rel=1e-9)  # ≈ 0.37 of G_1 still in G_ema
+    assert math.prod(constant) == pytest.approx(0.999**999, rel=1e-9)  # ≈ 0.37 of G_1 still in G_ema
     # the half-life: after h images (h/B steps) at a fixed β an update's weight has halved
     assert ema_beta(10**6, B, 20, 0.05) ** (20000 / B) == pytest.approx(0.5)
 
@@ -138,8 +172,14 @@ def test_image_nets_reject_toy_data_and_vice_versa():
         train(load_config("digits", overrides=["model.name=sngan", *QUIET]))
 
 
-@pytest.mark.parametrize("objective,extra", [("nonsaturating", []), ("wgan-gp", ["train.d_steps=2"]),
-                                             ("hinge", ["objective.r1_gamma=1.0", "model.conditional=true"])])
+@pytest.mark.parametrize(
+    "objective,extra",
+    [
+        ("nonsaturating", []),
+        ("wgan-gp", ["train.d_steps=2"]),
+        ("hinge", ["objective.r1_gamma=1.0", "model.conditional=true"]),
+    ],
+)
 def test_fast_path_losses_follow_the_fp32_path(objective, extra, tmp_path):
     """bf16 autocast + channels_last + fused Adam (the GPU default, forced on here on the CPU): the
     first steps' losses stay within bf16 tolerance of the fp32 eager run from the same seed."""
@@ -147,9 +187,19 @@ def test_fast_path_losses_follow_the_fp32_path(objective, extra, tmp_path):
 
     losses = {}
     for fast in ("false", "true"):
-        cfg = load_config("digits", overrides=[
-            "train.steps=5", "train.batch_size=16", "train.log_every=1", "train.eval_features=",
-            f"objective.name={objective}", f"train.fast={fast}", *extra, *QUIET])
+        cfg = load_config(
+            "digits",
+            overrides=[
+                "train.steps=5",
+                "train.batch_size=16",
+                "train.log_every=1",
+                "train.eval_features=",
+                f"objective.name={objective}",
+                f"train.fast={fast}",
+                *extra,
+                *QUIET,
+            ],
+        )
         train(cfg, tmp_path / fast)
         losses[fast] = [(r["loss/d"], r["loss/g"]) for r in read_jsonl(tmp_path / fast / "metrics.jsonl")]
     assert len(losses["true"]) == 5
@@ -162,8 +212,17 @@ def test_evaluation_during_training_does_not_change_training():
     """Metrics mid-run (own seeded noise, the EMA copy in eval mode) leave the networks as a run without them."""
     runs = {}
     for features in ("classifier", ""):
-        cfg = load_config("digits", overrides=["train.steps=4", "train.batch_size=8", "train.eval_every=2",
-                                               "train.eval_samples=20", f"train.eval_features={features}", *QUIET])
+        cfg = load_config(
+            "digits",
+            overrides=[
+                "train.steps=4",
+                "train.batch_size=8",
+                "train.eval_every=2",
+                "train.eval_samples=20",
+                f"train.eval_features={features}",
+                *QUIET,
+            ],
+        )
         runs[features] = train(cfg)
     assert "eval/classifier/fid" in runs["classifier"].stats
     assert torch.equal(params(runs["classifier"].G), params(runs[""].G))

@@ -4,6 +4,7 @@ for it. Shared by training and by the commands that open a finished run."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .config import Config
 from .data import ImageData, load_dataset
@@ -23,14 +24,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-
 def load_data(cfg: Config) -> GaussianMixture | ImageData:
     """The toy target or the image dataset that ``cfg.data`` names."""
     d = cfg.data
     if d.is_toy:
         return make_target(d.name, **d.target_params())
-    return load_dataset(d.name, d.root, d.download, d.resolution)
-
+    data = load_dataset(d.name, d.root, d.download, d.resolution)
+    assert data is not None  # only a test split may be missing
+    return data
 
 
 def data_spec(data: GaussianMixture | ImageData, cfg: Config) -> tuple[tuple[int, ...], int]:
@@ -40,8 +41,9 @@ def data_spec(data: GaussianMixture | ImageData, cfg: Config) -> tuple[tuple[int
     return data.shape, data.num_classes if cfg.model.conditional else 0
 
 
-
-def build_run(cfg: Config, device: torch.device, data: GaussianMixture | ImageData | None = None):
+def build_run(
+    cfg: Config, device: torch.device, data: GaussianMixture | ImageData | None = None
+) -> tuple[GaussianMixture | ImageData, nn.Module, nn.Module]:
     """(data, G, D): the data of a config and fresh networks for it, seeded by ``train.seed``."""
     data = load_data(cfg) if data is None else data
     shape, n_cls = data_spec(data, cfg)

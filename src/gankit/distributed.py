@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import torch
 import torch.distributed as dist
@@ -26,7 +26,18 @@ from torch import Tensor
 
 from .errors import GankitError
 
-__all__ = ["World", "init", "world", "broadcast_object", "all_mean", "any_flag", "gather_rows", "part", "barrier", "shutdown"]
+__all__ = [
+    "World",
+    "init",
+    "world",
+    "broadcast_object",
+    "all_mean",
+    "any_flag",
+    "gather_rows",
+    "part",
+    "barrier",
+    "shutdown",
+]
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,14 @@ class World:
         """Rank 0 alone writes logs, samples, checkpoints and reports."""
         return self.rank == 0
 
+    @overload
+    def slice(self, x: Tensor, per_rank: int) -> Tensor: ...
+    @overload
+    def slice(self, x: None, per_rank: int) -> None: ...
+
     def slice(self, x: Tensor | None, per_rank: int) -> Tensor | None:
         """This process's rows of a global batch [size·per_rank, ...]."""
-        return None if x is None else x[self.rank * per_rank:(self.rank + 1) * per_rank]
+        return None if x is None else x[self.rank * per_rank : (self.rank + 1) * per_rank]
 
 
 _world = World()

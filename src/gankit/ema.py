@@ -28,7 +28,6 @@ def ema_beta(step: int, batch: int, ema_kimg: float, ema_rampup: float | None) -
     return 0.5 ** (batch / max(half, 1e-8))
 
 
-
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, weight: Tensor | float, count: Tensor, first: bool) -> None:
     """W_ema ← W_ema + weight·(W − W_ema) = β·W_ema + (1 − β)·W with weight = 1 − β (see
@@ -47,7 +46,8 @@ def ema_update(ema: nn.Module, model: nn.Module, weight: Tensor | float, count: 
     else:
         floats = [(a, w) for a, w in pairs if a.is_floating_point()]
         if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [w for _, w in floats], weight)
+            # ignored: torch's stubs omit the 0-d tensor that the Scalar overload accepts at run time
+            torch._foreach_lerp_([a for a, _ in floats], [w for _, w in floats], weight)  # type: ignore[arg-type]
         for a, w in pairs:
             if not a.is_floating_point():  # e.g. batch norm's step counter, as AveragedModel does it
                 a.copy_(a * (1.0 - weight) + w * weight)

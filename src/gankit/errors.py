@@ -35,8 +35,10 @@ def refusal(e: BaseException) -> str:
         return first[:200]
     found = re.search(r"(unsupported GLOBAL \S+|Unsupported global: \S+|Unsupported operand \S+)", text)
     what = f" ({found.group(1).rstrip('.')})" if found else ""
-    return (f"it holds objects other than tensors and plain data{what}; gankit never unpickles those, "
-            "since unpickling can run code, and will not load this file")
+    return (
+        f"it holds objects other than tensors and plain data{what}; gankit never unpickles those, "
+        "since unpickling can run code, and will not load this file"
+    )
 
 
 class Diverged(GankitError):

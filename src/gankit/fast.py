@@ -39,6 +39,7 @@ def lr_to_tensors(opt: torch.optim.Optimizer) -> None:
 def lr_to_floats(state: dict) -> dict:
     """An optimiser or scheduler ``state_dict`` with tensor learning rates as floats, so a checkpoint
     written on the fast path loads into an eager run (and the other way round)."""
+
     def plain(v):
         if torch.is_tensor(v) and v.numel() == 1:
             return float(v)
@@ -48,8 +49,9 @@ def lr_to_floats(state: dict) -> dict:
 
     out = dict(state)
     if "param_groups" in out:  # an optimiser
-        out["param_groups"] = [{k: plain(v) if k in ("lr", "initial_lr") else v for k, v in g.items()}
-                               for g in out["param_groups"]]
+        out["param_groups"] = [
+            {k: plain(v) if k in ("lr", "initial_lr") else v for k, v in g.items()} for g in out["param_groups"]
+        ]
     for key in ("base_lrs", "_last_lr"):  # a scheduler
         if key in out:
             out[key] = plain(out[key])
@@ -63,13 +65,14 @@ def load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
     an eager run would turn a fast run's fused, capturable Adam back into the plain one (which
     cannot be captured), and the other way round.
     """
-    groups = [dict(saved, **{k: own[k] for k in OPTIMIZER_FLAGS if k in own})
-              for saved, own in zip(state["param_groups"], opt.param_groups)]
+    groups = [
+        dict(saved, **{k: own[k] for k in OPTIMIZER_FLAGS if k in own})
+        for saved, own in zip(state["param_groups"], opt.param_groups)
+    ]
     opt.load_state_dict({**state, "param_groups": groups})
 
 
-def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
-                 notice: Callable[[str], None] = print) -> Callable[[], None]:
+def cuda_graphed(fn: Callable[[], None], warmup: int = 3, notice: Callable[[str], None] = print) -> Callable[[], None]:
     """``fn`` (no arguments, no host syncs, every tensor it reads kept in place) as a callable that
     runs it eagerly for ``warmup`` calls on a side stream (cuDNN picks its kernels, the allocator
     settles, optimiser state exists), then records the next call in a CUDA graph and from then on
@@ -115,8 +118,9 @@ def cuda_graphed(fn: Callable[[], None], warmup: int = 3,
                 torch.randn(1, device=main.device)
                 torch.cuda.synchronize()
             except Exception:
-                raise GankitError(f"the training step could not be captured in a CUDA graph ({first}); "
-                                  "set train.cuda_graph=false") from None
+                raise GankitError(
+                    f"the training step could not be captured in a CUDA graph ({first}); set train.cuda_graph=false"
+                ) from None
             notice(f"fast path: the step could not be captured in a CUDA graph ({first}); running it eagerly")
             fn()
             return

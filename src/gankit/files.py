@@ -14,7 +14,16 @@ from typing import BinaryIO, Callable
 
 from .errors import GankitError
 
-__all__ = ["write_atomic", "fsync_dir", "file_mode", "RunLock", "LOCK_NAME", "check_new_run_dir", "check_writable", "clear_unstarted_run"]
+__all__ = [
+    "write_atomic",
+    "fsync_dir",
+    "file_mode",
+    "RunLock",
+    "LOCK_NAME",
+    "check_new_run_dir",
+    "check_writable",
+    "clear_unstarted_run",
+]
 
 LOCK_NAME = ".lock"
 PROBE_BYTES = 1 << 20  # check_writable writes this much: about what gankit theory's figures need
@@ -30,12 +39,14 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | Path, data: str | bytes | Callable[[BinaryIO], None], durable: bool = False) -> None:
-    """Write ``data`` (text as UTF-8, bytes, or a function that writes into a binary file) to a
-    temporary file beside ``path`` (a unique ``.NAME.*.tmp``, so concurrent writers never share one),
-    then rename it over ``path``. ``durable``: fsync the file before the rename and the folder after,
-    so the new file also survives a power loss. On any error the temporary file is removed and the
-    old ``path`` is untouched."""
+def write_atomic(
+    path: str | Path, data: str | bytes | memoryview | Callable[[BinaryIO], None], durable: bool = False
+) -> None:
+    """Write ``data`` (text as UTF-8, bytes or a memoryview of them, or a function that writes into a
+    binary file) to a temporary file beside ``path`` (a unique ``.NAME.*.tmp``, so concurrent writers
+    never share one), then rename it over ``path``. ``durable``: fsync the file before the rename and
+    the folder after, so the new file also survives a power loss. On any error the temporary file is
+    removed and the old ``path`` is untouched."""
     path = Path(path)
     if path.is_dir():  # the rename would fail naming the temporary file, not the one the user gave
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
@@ -97,8 +108,10 @@ class RunLock:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
                 who = f" (pid {holder})" if holder.isdigit() else ""
-                raise GankitError(f"run directory {self.path.parent} is in use by another gankit process{who}; "
-                                  "wait for it to finish or stop it first") from None
+                raise GankitError(
+                    f"run directory {self.path.parent} is in use by another gankit process{who}; "
+                    "wait for it to finish or stop it first"
+                ) from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -122,8 +135,9 @@ def _unstarted(p: Path) -> bool:
     for x in p.iterdir():
         if x.is_symlink() or (x.name not in UNSTARTED_FILES and x.name not in UNSTARTED_DIRS):
             return False
-        if x.name in UNSTARTED_DIRS and (not x.is_dir() or any(
-                f.suffix == ".pt" and not f.name.startswith(".") for f in x.rglob("*"))):
+        if x.name in UNSTARTED_DIRS and (
+            not x.is_dir() or any(f.suffix == ".pt" and not f.name.startswith(".") for f in x.rglob("*"))
+        ):
             return False  # a checkpoint (or something that is not gankit's) is work: never overwritten
     return True
 
@@ -136,8 +150,10 @@ def check_new_run_dir(path: str | Path) -> Path:
     if p.exists() and not p.is_dir():
         raise GankitError(f"run directory {p} is a file; choose another --out")
     if p.is_dir() and not _unstarted(p):
-        raise GankitError(f"run directory {p} already exists and is not empty; choose another --out "
-                          f"(or continue it with gankit resume {p})")
+        raise GankitError(
+            f"run directory {p} already exists and is not empty; choose another --out "
+            f"(or continue it with gankit resume {p})"
+        )
     return p
 
 

@@ -17,8 +17,18 @@ from .data import to_uint8
 from .errors import GankitError
 from .memory import is_out_of_memory
 
-__all__ = ["generate", "run_generator", "truncated_noise", "check_truncation", "sample_uint8", "probe_generator",
-           "generator_chunk", "noise_bytes", "out_of_memory_as_error", "GEN_CHUNK_BYTES"]
+__all__ = [
+    "generate",
+    "run_generator",
+    "truncated_noise",
+    "check_truncation",
+    "sample_uint8",
+    "probe_generator",
+    "generator_chunk",
+    "noise_bytes",
+    "out_of_memory_as_error",
+    "GEN_CHUNK_BYTES",
+]
 
 
 def check_truncation(truncation: float | None) -> float | None:
@@ -35,14 +45,12 @@ def check_truncation(truncation: float | None) -> float | None:
     return t
 
 
-
 def _float32_at_most(t: float) -> float:
     """The largest float32 ≤ t: the bound that still holds once z is rounded to float32."""
     b = torch.tensor(t, dtype=torch.float32)
     if b.item() > t:
         b = torch.nextafter(b, torch.zeros(()))
     return b.item()
-
 
 
 def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Generator | None) -> Tensor:
@@ -67,7 +75,6 @@ def truncated_noise(n: int, z_dim: int, truncation: float | None, gen: torch.Gen
     return z.float().clamp_(-b, b)
 
 
-
 @torch.no_grad()
 def run_generator(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 65536) -> Tensor:
     """G(z[, y]) in eval mode (batch norm on its running statistics), chunk by chunk, as a CPU
@@ -81,9 +88,9 @@ def run_generator(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int =
     return out
 
 
-
-def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tensor | None = None,
-             truncation: float | None = None) -> Tensor:
+def generate(
+    G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tensor | None = None, truncation: float | None = None
+) -> Tensor:
     """n samples of G as a CPU float32 tensor [n, ...]; z ~ N(0, I) from its own generator.
 
     ``y`` [n] are class labels for a conditional G. With a seed the same call gives the same
@@ -93,9 +100,7 @@ def generate(G: nn.Module, n: int, z_dim: int, seed: int | None = None, y: Tenso
     return run_generator(G, truncated_noise(n, z_dim, truncation, gen), y)
 
 
-
 GEN_CHUNK_BYTES = 256 << 20  # G's activations held at once when sampling in chunks (see generator_chunk)
-
 
 
 @torch.no_grad()
@@ -122,7 +127,6 @@ def probe_generator(G: nn.Module, z_dim: int, num_classes: int) -> tuple[tuple[i
     return tuple(out.shape[1:]), -(-largest[0] // 2)
 
 
-
 def generator_chunk(peak_per_sample: int, budget: int = GEN_CHUNK_BYTES) -> int:
     """Samples a forward pass may take so that G's activations stay within ``budget`` bytes: in eval
     mode without gradients about three activations are alive at once (a layer's input, its output
@@ -130,12 +134,10 @@ def generator_chunk(peak_per_sample: int, budget: int = GEN_CHUNK_BYTES) -> int:
     return int(max(1, min(65536, budget // max(1, 3 * peak_per_sample))))
 
 
-
 def noise_bytes(n: int, z_dim: int, truncation: float | None = None) -> int:
     """Memory of the noise of n samples: float32 z, plus the float64 uniforms the inverse CDF works on
     when truncated (:func:`truncated_noise`)."""
     return n * z_dim * (4 + (8 if truncation is not None else 0))
-
 
 
 @contextmanager
@@ -153,9 +155,9 @@ def out_of_memory_as_error(what: str, hint: str = "choose a smaller --n") -> Ite
         raise GankitError(f"out of memory {what}{detail}; {hint}") from None
 
 
-
-def sample_uint8(G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777,
-                 part: slice = slice(None), chunk: int = 65536) -> Tensor:
+def sample_uint8(
+    G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777, part: slice = slice(None), chunk: int = 65536
+) -> Tensor:
     """Rows ``part`` of the n evaluation samples of G: classes in turn when conditional, seeded noise
     of their own (the training RNG is untouched), quantised to uint8 as saved images are. Data-parallel
     processes each draw their part of the same n samples, so the gathered set is the one-process set.

@@ -39,8 +39,10 @@ def require_bytes(nbytes: float, what: str) -> None:
     """A GankitError naming ``what`` when ``nbytes`` exceed the memory available now."""
     have = available_bytes()
     if nbytes > have:
-        raise GankitError(f"{what} needs about {human_bytes(nbytes)} of memory, more than the "
-                          f"{human_bytes(have)} available; choose a smaller size")
+        raise GankitError(
+            f"{what} needs about {human_bytes(nbytes)} of memory, more than the "
+            f"{human_bytes(have)} available; choose a smaller size"
+        )
 
 
 def is_out_of_memory(e: BaseException) -> bool:
@@ -63,8 +65,10 @@ def describe_error(e: BaseException) -> str:
         first = (str(e).strip().splitlines() or [""])[0]
         want = re.search(r"tried to allocate [0-9.]+ ?\w+", first)
         detail = f" ({want.group(0)})" if want else ""
-        return (f"out of memory{detail}: use a smaller train.batch_size, network (model.g_hidden, "
-                "model.d_hidden) or sample count")
+        return (
+            f"out of memory{detail}: use a smaller train.batch_size, network (model.g_hidden, "
+            "model.d_hidden) or sample count"
+        )
     if isinstance(e, OSError):
         where = f" {e.filename}" if getattr(e, "filename", None) else ""
         return f"{e.strerror or e}{where}"

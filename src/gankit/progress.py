@@ -37,8 +37,15 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """Progress of steps ``start + 1 .. total``: call :meth:`step` after each step, :meth:`close` at the end."""
 
-    def __init__(self, start: int, total: int, enabled: bool, stream: TextIO | None = None,
-                 every_s: float = 30.0, clock=time.monotonic):
+    def __init__(
+        self,
+        start: int,
+        total: int,
+        enabled: bool,
+        stream: TextIO | None = None,
+        every_s: float = 30.0,
+        clock=time.monotonic,
+    ):
         self.start, self.total, self.every_s, self.clock = start, total, every_s, clock
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
@@ -46,8 +53,7 @@ class Progress:
         if enabled and self.stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=start, desc="train", unit="step", file=self.stream,
-                            dynamic_ncols=True)
+            self.bar = tqdm(total=total, initial=start, desc="train", unit="step", file=self.stream, dynamic_ncols=True)
         self.t0 = self.last = clock()
         self.next_tenth = start + self._tenth()
 
@@ -75,8 +81,11 @@ class Progress:
         self.last = now
         rate = (step - self.start) / max(now - self.t0, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else float("inf")
-        parts = [f"train: step {step}/{self.total} ({100 * step / self.total:.0f}%)", f"{rate:.3g} steps/s",
-                 f"ETA {format_duration(eta)}" if eta != float("inf") else "ETA ?"]
+        parts = [
+            f"train: step {step}/{self.total} ({100 * step / self.total:.0f}%)",
+            f"{rate:.3g} steps/s",
+            f"ETA {format_duration(eta)}" if eta != float("inf") else "ETA ?",
+        ]
         parts += [f"{k} {v:.4g}" for k, v in losses.items()]
         note(", ".join(parts), self.stream)
 

@@ -8,7 +8,7 @@ import math
 import numbers
 import shutil
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -17,15 +17,24 @@ from torch import nn
 from .checkpoint import LAST, check_compatible, load_checkpoint
 from .config import MIN_EVAL_SAMPLES, Config, read_config
 from .data import ImageData, fingerprint, load_dataset, to_uint8
+from .distributions import GaussianMixture
 from .errors import GankitError
 from .evaluate import eval_bytes, evaluate_toy, image_evaluator, image_record, toy_record, with_generators
-from .generate import (GEN_CHUNK_BYTES, check_truncation, generator_chunk, noise_bytes, out_of_memory_as_error,
-                       probe_generator, run_generator, truncated_noise)
+from .generate import (
+    GEN_CHUNK_BYTES,
+    check_truncation,
+    generator_chunk,
+    noise_bytes,
+    out_of_memory_as_error,
+    probe_generator,
+    run_generator,
+    truncated_noise,
+)
 from .files import check_writable, write_atomic
 from .memory import human_bytes, require_bytes
 from .nets import build_nets
 
-__all__ = ["load_generator", "write_samples", "sample_bytes", "evaluate_run"]
+__all__ = ["load_generator", "LoadedGenerator", "write_samples", "sample_bytes", "evaluate_run"]
 
 
 def _is_int(v, low: int) -> bool:
@@ -34,7 +43,7 @@ def _is_int(v, low: int) -> bool:
 
 def _is_count(v, low: int) -> bool:
     """A sample count from the command line or from Python (NumPy integers too), at least ``low``."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= low
 
 
 GENERATORS = ("auto", "ema", "raw")  # --generator: the EMA copy when the run keeps one (auto), or which
@@ -55,13 +64,17 @@ def _checkpoint_fields(state: dict, run: Path, key: str = "G") -> tuple[tuple[in
     """(data shape, number of classes, step, the weights of generator ``key``) of a training checkpoint,
     each checked here too (``load_checkpoint`` already checks them; a value of the wrong type must never
     reach int() or tuple() and surface as a traceback)."""
-    shape, n_cls, step = state.get("data_shape"), state.get("num_classes"), state.get("step", 0)
-    weights = state.get(key)
-    checks = {"data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3)
-                            and all(_is_int(d, 1) for d in shape),
-              "num_classes": _is_int(n_cls, 0), "step": _is_int(step, 0),
-              "G": isinstance(weights, dict)
-                   and all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items())}
+    # Any: unchecked until `checks` below
+    shape: Any = state.get("data_shape")
+    n_cls: Any = state.get("num_classes")
+    step: Any = state.get("step", 0)
+    weights: Any = state.get(key)
+    checks = {
+        "data_shape": isinstance(shape, (list, tuple)) and len(shape) in (1, 3) and all(_is_int(d, 1) for d in shape),
+        "num_classes": _is_int(n_cls, 0),
+        "step": _is_int(step, 0),
+        "G": isinstance(weights, dict) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()),
+    }
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
         raise GankitError(f"checkpoint of {run} is damaged: field {bad[0]!r} has the wrong type or value")
@@ -83,8 +96,10 @@ def _build_generator(cfg: Config, shape: tuple[int, ...], n_cls: int, weights: d
     have = {k: tuple(v.shape) for k, v in weights.items()}
     if want != have:
         k = next(k for k in sorted(want.keys() | have.keys()) if want.get(k) != have.get(k))
-        raise GankitError(f"{where}: G's {k} is {list(have[k]) if k in have else 'missing'} in the checkpoint, "
-                          f"{list(want[k]) if k in want else 'absent'} in the network")
+        raise GankitError(
+            f"{where}: G's {k} is {list(have[k]) if k in have else 'missing'} in the checkpoint, "
+            f"{list(want[k]) if k in want else 'absent'} in the network"
+        )
     with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
         G, _ = build_nets(cfg.model, shape, n_cls)
     try:
@@ -114,20 +129,34 @@ def _load_run(run_dir: str | Path, use: str, generator: str = "auto") -> tuple[n
     return G.eval(), cfg, n_cls, step, state
 
 
-def load_generator(run_dir: str | Path, with_step: bool = False, use: str = "sample it", generator: str = "auto"):
-    """(G, config, number of classes) of a run: the EMA generator when the run kept one, else G
-    (``generator``: ``auto``, ``ema`` or ``raw``), in eval mode on the CPU with the last checkpoint's
-    weights; with ``with_step``, the checkpoint's step is appended. A damaged checkpoint, one that does not fit config.yaml, or one written under
+class LoadedGenerator(NamedTuple):
+    """A run's generator as :func:`load_generator` gives it back."""
+
+    G: nn.Module  # in eval mode, on the CPU
+    config: Config  # the run's config.yaml
+    num_classes: int  # classes G conditions on (0: unconditional)
+    step: int  # the step of the checkpoint its weights come from
+
+
+def load_generator(run_dir: str | Path, use: str = "sample it", generator: str = "auto") -> LoadedGenerator:
+    """A run's generator with its config, class count and step: the EMA generator when the run kept one,
+    else G (``generator``: ``auto``, ``ema`` or ``raw``), in eval mode on the CPU with the last
+    checkpoint's weights. A damaged checkpoint, one that does not fit config.yaml, or one written under
     another data, model or objective config than config.yaml now holds, is one GankitError line
     (``use``: what that line tells the user to do with the run's own config.yaml)."""
     G, cfg, n_cls, step, _ = _load_run(run_dir, use, generator)
-    if with_step:
-        return G, cfg, n_cls, step
-    return G, cfg, n_cls
+    return LoadedGenerator(G, cfg, n_cls, step)
 
 
-def sample_bytes(n: int, z_dim: int, shape: tuple[int, ...], png: bool, truncation: float | None = None,
-                 chunk_bytes: int = GEN_CHUNK_BYTES, conditional: bool = False) -> int:
+def sample_bytes(
+    n: int,
+    z_dim: int,
+    shape: tuple[int, ...],
+    png: bool,
+    truncation: float | None = None,
+    chunk_bytes: int = GEN_CHUNK_BYTES,
+    conditional: bool = False,
+) -> int:
     """About the most memory :func:`write_samples` holds for n samples of ``shape``.
 
     Always: the noise (float32, plus float64 uniforms when truncated), class labels (int64) when
@@ -147,8 +176,9 @@ def sample_bytes(n: int, z_dim: int, shape: tuple[int, ...], png: bool, truncati
     return base + n * (8 * c * h * w + grey + grid)
 
 
-def _check_sample_request(G: nn.Module, cfg: Config, num_classes: int, n: int, out: Path, klass: int | None,
-                          truncation: float | None) -> tuple[tuple[int, ...], int]:
+def _check_sample_request(
+    G: nn.Module, cfg: Config, num_classes: int, n: int, out: Path, klass: int | None, truncation: float | None
+) -> tuple[tuple[int, ...], int]:
     """Every check of a sample request before any work: (shape of one sample, G's chunk)."""
     if not _is_count(n, 1):
         raise GankitError(f"the number of samples must be a positive integer, got {n!r}")
@@ -171,8 +201,10 @@ def _check_sample_request(G: nn.Module, cfg: Config, num_classes: int, n: int, o
         size = n * math.prod(shape) * (1 if len(shape) == 3 else 4)
         free = shutil.disk_usage(out.parent).free
         if size > free:
-            raise GankitError(f"cannot write samples to {out}: they take {human_bytes(size)} and "
-                              f"{out.parent} has {human_bytes(free)} free")
+            raise GankitError(
+                f"cannot write samples to {out}: they take {human_bytes(size)} and "
+                f"{out.parent} has {human_bytes(free)} free"
+            )
     return shape, chunk
 
 
@@ -210,15 +242,25 @@ def _png_writer(G: nn.Module, cfg: Config, z: torch.Tensor, y: torch.Tensor | No
         def write(f: BinaryIO) -> None:
             with matplotlib.rc_context({"savefig.format": "png"}):  # a file object has no suffix to go by
                 plot_toy_samples(target, x, f, title)
+
         return write
     from torchvision.utils import save_image
 
-    return lambda f: save_image(x, f, format="png", nrow=max(1, int(round(len(x) ** 0.5))), normalize=True,
-                                value_range=(-1, 1))
+    return lambda f: save_image(
+        x, f, format="png", nrow=max(1, int(round(len(x) ** 0.5))), normalize=True, value_range=(-1, 1)
+    )
 
 
-def write_samples(G: nn.Module, cfg: Config, num_classes: int, n: int, seed: int, out: Path,
-                  klass: int | None = None, truncation: float | None = None) -> None:
+def write_samples(
+    G: nn.Module,
+    cfg: Config,
+    num_classes: int,
+    n: int,
+    seed: int,
+    out: Path,
+    klass: int | None = None,
+    truncation: float | None = None,
+) -> None:
     """n samples with noise seed ``seed`` written to ``out``, atomically: a failed write (a full disk)
     leaves no partial file and any old ``out`` untouched, and is one GankitError line.
 
@@ -263,10 +305,12 @@ def _toy_record(G: nn.Module, cfg: Config, n: int, step: int, state: dict, where
     from .build import load_data
 
     target = load_data(cfg)
+    assert isinstance(target, GaussianMixture)  # called for toy configs only
     # the target's dimension against the checkpoint's; its parameters are all in the config, checked already
     check_compatible(state, cfg.model_dump(mode="json"), (target.dim,), 0, where, None, use="evaluate it")
-    require_bytes(eval_bytes(n, cfg.model.z_dim, (target.dim,), modes=len(target.means)),
-                  f"evaluating {n} samples (--n)")
+    require_bytes(
+        eval_bytes(n, cfg.model.z_dim, (target.dim,), modes=len(target.means)), f"evaluating {n} samples (--n)"
+    )
     with out_of_memory_as_error(f"evaluating {n} samples"):
         vals = evaluate_toy(G, target, cfg.model.z_dim, n_modes=n)
     return toy_record(vals, n, step)
@@ -278,14 +322,26 @@ def _training_data(cfg: Config, state: dict, where: Path) -> ImageData:
     on its own tensors is not measured against the preset's dataset). Else one GankitError line."""
     d = cfg.data
     train = load_dataset(d.name, d.root, d.download, d.resolution)  # as training loads it (train.load_data)
+    assert train is not None  # only a test split may be missing
     n_cls = train.num_classes if cfg.model.conditional else 0
-    check_compatible(state, cfg.model_dump(mode="json"), train.shape, n_cls, where, fingerprint(train),
-                     use="evaluate it")
+    check_compatible(
+        state, cfg.model_dump(mode="json"), train.shape, n_cls, where, fingerprint(train), use="evaluate it"
+    )
     return train
 
 
-def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: int, features: str, log,
-                  feature_kwargs: dict, state: dict, where: Path) -> dict:
+def _image_record(
+    G: nn.Module,
+    cfg: Config,
+    n_cls: int,
+    n: int | None,
+    step: int,
+    features: str,
+    log,
+    feature_kwargs: dict,
+    state: dict,
+    where: Path,
+) -> dict:
     """Evaluate an image run with feature network ``features``; its eval.json record."""
     from .build import resolve_device
 
@@ -311,8 +367,14 @@ def _image_record(G: nn.Module, cfg: Config, n_cls: int, n: int | None, step: in
     return image_record(ev, vals, n, step, cfg.data.name)
 
 
-def evaluate_run(run_dir: str | Path, n: int | None = None, features: str = "classifier",
-                 log=None, generator: str = "auto", **feature_kwargs) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    n: int | None = None,
+    features: str = "classifier",
+    log=None,
+    generator: str = "auto",
+    **feature_kwargs,
+) -> dict:
     """Evaluate a run's generator (``generator``: ``auto``, the EMA copy when the run keeps one, else G;
     ``ema``; ``raw``); the result, naming it, is also written to ``RUN_DIR/eval.json``.
 

@@ -68,8 +68,18 @@ class Collector:
         """
         row: dict[str, float] = {}
         for name, vals in self._values.items():
-            if vals and torch.is_tensor(vals[0]):
-                v = torch.stack([t.float().mean() for t in vals]).mean().item()
+            tensors = [t for t in vals if torch.is_tensor(t)]
+            if tensors:  # a float among tensors joins them as a 0-d tensor on their device
+                v = (
+                    torch.stack(
+                        [
+                            t.float().mean() if torch.is_tensor(t) else torch.tensor(float(t), device=tensors[0].device)
+                            for t in vals
+                        ]
+                    )
+                    .mean()
+                    .item()
+                )
             else:
                 v = float(sum(vals) / len(vals))
             row[name] = v
@@ -83,6 +93,7 @@ class Collector:
             return row
         self.last.update(row)
         if self._jsonl is not None:
+            assert self.run_dir is not None  # metrics.jsonl is opened only in a run directory
             clean = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items()}
             try:
                 self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
@@ -148,7 +159,7 @@ def truncate_jsonl(path: str | Path, last_step: int) -> None:
     gankit's); the file is replaced atomically."""
     path = Path(path)
     if path.is_file():
-        keep = [row for row in read_jsonl(path, torn_ok=True) if (_step(row) is not None and _step(row) <= last_step)]
+        keep = [row for row in read_jsonl(path, torn_ok=True) if ((s := _step(row)) is not None and s <= last_step)]
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in keep))
 
 

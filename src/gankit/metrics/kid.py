@@ -25,8 +25,9 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float =
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     kxx, kyy, kxy = _kernel(x, x, degree, coef), _kernel(y, y, degree, coef), _kernel(x, y, degree, coef)
     m, n = len(x), len(y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    )
 
 
 def kernel_distance(real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
@@ -37,6 +38,10 @@ def kernel_distance(real, fake, subsets: int = 100, subset_size: int = 1000, see
     if size < 2:
         raise ValueError("KID needs at least 2 samples in each set")
     rng = np.random.default_rng(seed)
-    vals = [polynomial_mmd2(real[rng.choice(len(real), size, replace=False)],
-                            fake[rng.choice(len(fake), size, replace=False)]) for _ in range(subsets)]
+    vals = [
+        polynomial_mmd2(
+            real[rng.choice(len(real), size, replace=False)], fake[rng.choice(len(fake), size, replace=False)]
+        )
+        for _ in range(subsets)
+    ]
     return float(np.mean(vals)), float(np.std(vals))
