@@ -67,6 +67,18 @@ def _assert_identical(a, b):
         assert torch.equal(ta[k], tb[k]), f"{k} differs"
 
 
+def _nan_in_g_after(when: int):
+    """A training callback that makes one weight of G NaN after step ``when``: a blow-up the next step's
+    losses show."""
+
+    def poison(step, G, D):
+        if step == when:
+            with torch.no_grad():
+                next(G.parameters()).view(-1)[0] = float("nan")
+
+    return poison
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_stop_and_resume_is_bit_identical_to_one_run(case, tmp_path):
     preset, extra = CASES[case]
@@ -163,10 +175,7 @@ def test_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
         ],
     )
 
-    def poison(step, G, D):  # a blow-up after step 7: one weight of G becomes NaN
-        if step == 7:
-            with torch.no_grad():
-                next(G.parameters()).view(-1)[0] = float("nan")
+    poison = _nan_in_g_after(7)
 
     with pytest.raises(Diverged, match="training diverged at step 8: loss/[dg] is not finite"):
         train(cfg, out, callback=poison)
@@ -592,10 +601,7 @@ def test_divergence_before_the_first_checkpoint_names_no_checkpoint(tmp_path):
         ],
     )
 
-    def poison(step, G, D):
-        if step == 2:
-            with torch.no_grad():
-                next(G.parameters()).view(-1)[0] = float("nan")
+    poison = _nan_in_g_after(2)
 
     with pytest.raises(Diverged, match="at step 3: .*; no checkpoint had been written yet$"):
         train(cfg, tmp_path / "r", callback=poison)
@@ -751,10 +757,7 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(tmp_path
         ],
     )
 
-    def poison(step, G, D):
-        if step == 2:
-            with torch.no_grad():
-                next(G.parameters()).view(-1)[0] = float("nan")
+    poison = _nan_in_g_after(2)
 
     with pytest.raises(Diverged):
         train(cfg, out, callback=poison)

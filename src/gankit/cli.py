@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import GankitError
+from .errors import GankitError, one_line
 
 DEFAULT_PRESET = "digits"
 
@@ -324,8 +324,7 @@ def _say(line: str) -> None:
 def _error(message: str) -> None:
     """One line on stderr: ``gankit: error: ...``, with line breaks and other control characters the
     user typed (in an argument or a path, say) shown escaped so they cannot split or garble it."""
-    one = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message.strip())
-    _say(f"gankit: error: {one}")
+    _say(f"gankit: error: {one_line(message.strip())}")
 
 
 def _interrupted(e: BaseException | None) -> None:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import GankitError, unknown_name
+from .errors import GankitError, one_line, unknown_name
 from .files import write_atomic
 
 # the registries know their built-in names without importing their modules (and torch): validating a
@@ -475,9 +475,7 @@ def build_config(data: dict) -> Config:
         return Config.model_validate(data)
     except ValidationError as e:
         # a key or value may hold a line break (``--set $'a\nb=1'``): escaped, the error stays one line
-        raise GankitError(
-            "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in _format_error(e))
-        ) from None
+        raise GankitError(one_line(_format_error(e))) from None
 
 
 def load_config(

@@ -18,6 +18,12 @@ class GankitError(Exception):
     exit_code = 2
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown escaped (``\\n``), so that a name
+    or path the user typed cannot split or garble a one-line message."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def unknown_name(kind: str, name: str, valid: Iterable[str]) -> GankitError:
     """The error for a name missing from a registry: lists the valid names and a close match."""
     valid = sorted(valid)

@@ -162,7 +162,7 @@ class Session:
         self.step_done = step
         evaluating = due(step, t.eval_every, t.steps) and self.evaluation is not None
         logging = due(step, t.log_every, t.steps) or evaluating
-        stop = self.guard(step, stop or False, logging)
+        stop = self.guard(step, stop, logging)
         self.periodic(step, evaluating, logging)
         if self.out is not None and (due(step, t.checkpoint_every, t.steps) or stop):
             self.checkpoint()

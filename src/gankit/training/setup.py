@@ -24,7 +24,7 @@ from ..objectives import get_objective
 from ..progress import note
 from .step import Batches, StepParts
 
-__all__ = ["FastPath", "fast_path", "check_sizes", "lr_factor", "make_parts", "Optimisers"]
+__all__ = ["FastPath", "fast_path", "d_regularisers", "check_sizes", "lr_factor", "make_parts", "Optimisers"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,26 @@ class FastPath:
         )
 
 
+def d_regularisers(cfg: Config) -> tuple[float, float, float | None]:
+    """(λ of the gradient penalty, γ of R1, the clipping bound or None) of this run: the config's
+    values, or the objective's defaults where the config leaves them unset."""
+    o, obj = cfg.objective, get_objective(cfg.objective.name)
+    return (
+        o.gp_weight if o.gp_weight is not None else obj.gp_weight,
+        o.r1_gamma,
+        o.clip if o.clip is not None else obj.clip,
+    )
+
+
 def fast_path(cfg: Config, toy: bool, device: torch.device, W: World) -> FastPath:
     """The fast path this run takes on ``device`` (see :class:`FastPath`); says why a part is off."""
-    t, o = cfg.train, cfg.objective
+    t = cfg.train
     fast = not toy and (t.fast if t.fast is not None else device.type == "cuda")
     wants_graph = fast and t.cuda_graph and device.type == "cuda"
     if wants_graph and W.enabled and W.main:
         note("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly")
-    obj = get_objective(o.name)
-    double_backward = (o.gp_weight if o.gp_weight is not None else obj.gp_weight) > 0 or o.r1_gamma > 0
+    gp_weight, r1_gamma, _ = d_regularisers(cfg)
+    double_backward = gp_weight > 0 or r1_gamma > 0
     if t.compile and double_backward and W.main:
         note(
             "train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
@@ -157,8 +168,9 @@ def make_parts(
     """The step's parts for this run, its optimisers and G's EMA copy (None without one). G and D are
     moved to channels_last on the fast path and compiled with ``train.compile`` (in place: parameter
     names unchanged); the EMA copy stays uncompiled, it only samples."""
-    t, o = cfg.train, cfg.objective
-    obj = get_objective(o.name)
+    t = cfg.train
+    obj = get_objective(cfg.objective.name)
+    gp_weight, r1_gamma, clip = d_regularisers(cfg)
     if fp.fast:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         if device.type == "cuda":
@@ -198,9 +210,9 @@ def make_parts(
         batches,
         fp.amp(device),
         d_steps=t.d_steps,
-        gp_weight=o.gp_weight if o.gp_weight is not None else obj.gp_weight,
-        r1_gamma=o.r1_gamma,
-        clip=o.clip if o.clip is not None else obj.clip,
+        gp_weight=gp_weight,
+        r1_gamma=r1_gamma,
+        clip=clip,
         augment=t.augment or "",
         reuse_fake=t.reuse_fake,
         G_ema=G_ema.module if G_ema is not None else None,
