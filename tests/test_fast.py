@@ -187,6 +187,26 @@ def test_the_sync_check_can_fail(monkeypatch):
     assert seen == ["item"]
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_fast_path_is_channels_last_except_when_compiled(compiled):
+    """On the fast path G, D and the real batches are channels_last, but not under train.compile:
+    torch 2.11's inductor asserted on a channels_last convolution's backward strides on an H100."""
+    from gankit.build import build_run
+    from gankit.distributed import World
+    from gankit.training.setup import fast_path, make_parts
+
+    cfg = load_config("digits", overrides=["train.fast=true", f"train.compile={str(compiled).lower()}", *QUIET])
+    cpu, W = torch.device("cpu"), World()
+    data, G, D = build_run(cfg, cpu)
+    fp = fast_path(cfg, False, cpu, W)
+    parts, _, _ = make_parts(cfg, data, G, D, 0, cpu, W, fp)
+    assert fp.compiled == compiled
+    # weights whose layout tells the formats apart (one input channel is both)
+    convs = [p for net in (parts.G, parts.D) for p in net.parameters() if p.dim() == 4 and p.shape[1] > 1]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) != compiled for p in convs)
+    assert parts.batches.channels_last != compiled
+
+
 class _FakeCuda:
     """Enough of torch.cuda for cuda_graphed's control flow on the CPU: a 'capture' runs the body
     (a real one records it without running it) and counts; a replay counts."""
@@ -212,6 +232,8 @@ class _FakeCuda:
             fake.capturing = True
             try:
                 yield
+            except Exception:  # as torch's capture_end: its own error hides the op's
+                raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
             finally:
                 fake.capturing = False
             fake.captures += 1
@@ -260,8 +282,8 @@ def test_a_failed_capture_goes_on_eagerly_or_stops_with_one_line(monkeypatch, cu
 
     run = cuda_graphed(step, warmup=2, notice=notices.append)
     run(), run()
-    if cuda_broken:
-        with pytest.raises(GankitError, match="set train.cuda_graph=false"):
+    if cuda_broken:  # the line names the op's error, not capture_end's "previous error"
+        with pytest.raises(GankitError, match="not permitted when stream is capturing.*set train.cuda_graph=false"):
             run()
         return
     for _ in range(3):
@@ -269,6 +291,7 @@ def test_a_failed_capture_goes_on_eagerly_or_stops_with_one_line(monkeypatch, cu
     assert len(calls) == 2 + 1 + 1 + 2  # warm-up, the failed capture, that step again eagerly, then eager
     assert fake.replays == 0 and len(notices) == 1
     assert notices[0].startswith("fast path: the step could not be captured") and "\n" not in notices[0]
+    assert "RuntimeError: CUDA error: operation not permitted when stream is capturing" in notices[0]
 
 
 # --- on a GPU: the step replayed from a CUDA graph -------------------------------------------------

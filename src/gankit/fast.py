@@ -112,7 +112,9 @@ def cuda_graphed(fn: Callable[[], None], warmup: int = 3, notice: Callable[[str]
                 fn()
         except Exception as e:  # an op that cannot be captured: say so once, stay eager
             failed = True
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            while e.__context__ is not None:  # capture_end's "previous error" hides the op that failed
+                e = e.__context__  # type: ignore[assignment]
+            first = f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0][:160]
             torch.cuda.set_stream(main)  # a failed capture_end leaves the capture stream current
             try:  # did the failure leave CUDA (or its random generator) in a capturing state?
                 torch.randn(1, device=main.device)

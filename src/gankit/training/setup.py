@@ -30,12 +30,18 @@ __all__ = ["FastPath", "fast_path", "d_regularisers", "check_sizes", "lr_factor"
 @dataclass(frozen=True)
 class FastPath:
     """How the step runs. ``fast``: bf16 autocast for the forward passes, channels_last activations
-    and weights, fused Adam (image nets; on by default with CUDA; losses and optimiser state stay
+    and weights (not when compiled), fused Adam (image nets; on by default with CUDA; losses and optimiser state stay
     float32). ``graphed``: the whole step replayed from a CUDA graph (one process on CUDA)."""
 
     fast: bool = False
     graphed: bool = False
     compiled: bool = False
+
+    @property
+    def channels_last(self) -> bool:
+        """channels_last on the fast path, except with torch.compile: torch 2.11's inductor on CUDA
+        asserts on the strides of a channels_last convolution's backward (seen on an H100)."""
+        return self.fast and not self.compiled
 
     def amp(self, device: torch.device):
         """The autocast context of the forward passes (a no-op off the fast path). Autocast's cache of
@@ -171,7 +177,7 @@ def make_parts(
     t = cfg.train
     obj = get_objective(cfg.objective.name)
     gp_weight, r1_gamma, clip = d_regularisers(cfg)
-    if fp.fast:
+    if fp.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its kernels once
@@ -197,7 +203,7 @@ def make_parts(
         W,
         device,
         hflip=images is not None and cfg.data.hflip,
-        channels_last=fp.fast,
+        channels_last=fp.channels_last,
     )
     parts = StepParts(
         G,
