@@ -1,10 +1,11 @@
 """Does `gankit sample --class K` give images of class K? A classifier trained on real digits says.
 
-Trains the `digits` preset with `model.conditional=true` (or uses --run), draws N samples of each
-class through the `gankit sample` command, shrinks them back to 8×8 and classifies them with an
-SVM fitted on the real digits (its held-out accuracy on real digits is printed for scale).
+Trains a digits preset (`digits` with `model.conditional=true`, or `digits-biggan`, conditional as
+shipped; or uses --run), draws N samples of each class through the `gankit sample` command, shrinks
+them back to 8×8 and classifies them with an SVM fitted on the real digits (its held-out accuracy on
+real digits is printed for scale).
 
-    python benchmarks/conditional_digits.py [--run RUN_DIR] [--n 100]
+    python benchmarks/conditional_digits.py [--preset digits-biggan] [--run RUN_DIR] [--n 100] [--set K=V]
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", help="an existing conditional digits run (default: train one)")
     ap.add_argument("--n", type=int, default=100, help="samples per class")
+    ap.add_argument("--preset", default="digits")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
     gankit = [sys.executable, "-m", "gankit"]
     tmp = Path(tempfile.mkdtemp(prefix="cond-digits-"))
@@ -38,11 +41,12 @@ def main() -> None:
             + [
                 "train",
                 "--preset",
-                "digits",
+                args.preset,
                 "--set",
                 "model.conditional=true",
                 "--set",
                 "train.progress=false",
+                *[a for kv in args.sets for a in ("--set", kv)],
                 "--out",
                 str(run),
             ],
@@ -63,7 +67,7 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        x = torch.from_numpy(np.load(out)).float()  # [n, 1, 16, 16] in 0..255
+        x = torch.from_numpy(np.load(out)).float()  # [n, 1, R, R] in 0..255 (R: the preset's resolution)
         x8 = torch.nn.functional.interpolate(x, size=8, mode="area")[:, 0]  # back to the 8×8 grid
         feats = (x8 * 16.0 / 255.0).reshape(len(x8), -1).numpy()  # sklearn's 0..16 grey levels
         rows.append((k, float((clf.predict(feats) == k).mean())))

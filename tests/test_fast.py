@@ -129,6 +129,16 @@ def _in_step() -> bool:
         ["objective.name=wgan-gp", "train.d_steps=2", "model.batch_norm=false"],
         ["objective.name=hinge", "model.spectral_norm=true", "objective.r1_gamma=1.0"],
         ["objective.name=hinge", "model.spectral_norm=true", "train.compile=true", "train.ema_kimg=2"],
+        [  # BigGAN with its orthogonal regularisation, and ADA adjusting p inside the step
+            "model.name=biggan",
+            "data.resolution=32",
+            "model.conditional=true",
+            "model.attention=16",
+            "objective.name=hinge",
+            "objective.ortho_reg=1e-4",
+            "train.ada_target=0.6",
+            "train.ada_kimg=0.05",
+        ],
     ],
 )
 def test_the_training_step_reads_nothing_back_to_the_host(extra, monkeypatch):

@@ -20,6 +20,7 @@ LOWER = [
     "config",
     "data",
     "augment",
+    "ada",
     "distributions",
     "exact",
     "objectives",

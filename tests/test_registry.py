@@ -97,4 +97,7 @@ def test_config_accepts_names_that_plugins_register_without_importing_torch():
         print("torch" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["config model.name: unknown network 'yours'; valid: dcgan, mine, mlp, sngan", "False"]
+    assert out.splitlines() == [
+        "config model.name: unknown network 'yours'; valid: biggan, dcgan, mine, mlp, sngan",
+        "False",
+    ]

@@ -43,6 +43,24 @@ CASES = {  # (preset, objective, overrides): toy and images, four objectives, EM
             "data.hflip=true",
         ],
     ),
+    "digits-biggan-ada": (  # BigGAN (hierarchical z, attention, orthogonal regularisation) with ADA's p moving
+        "digits",
+        [
+            "model.name=biggan",
+            "data.resolution=32",
+            "model.conditional=true",
+            "model.z_dim=8",
+            "model.g_hidden=4",
+            "model.d_hidden=4",
+            "model.attention=16",
+            "objective.name=hinge",
+            "objective.ortho_reg=1e-4",
+            "train.batch_size=8",
+            "train.eval_features=",
+            "train.ada_target=0.2",
+            "train.ada_kimg=0.05",
+        ],
+    ),
 }
 
 
@@ -105,9 +123,11 @@ def test_stop_and_resume_is_bit_identical_to_one_run(case, tmp_path):
     b = load_checkpoint(twice / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 2 * n
     _assert_identical(
-        {k: a[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")},
-        {k: b[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng")},
+        {k: a[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng", "ada_p")},
+        {k: b[k] for k in ("G", "D", "G_ema", "opt_g", "opt_d", "rng", "ada_p")},
     )
+    if cfg.train.ada_target:  # ADA's p moved, and was carried across the stop
+        assert 0 < float(a["ada_p"]) <= 1 and [r["ada/p"] for r in read_jsonl(once / "metrics.jsonl")][-1] > 0
     assert a["sched_g"] == b["sched_g"] and a["ema_n"] == b["ema_n"]
     rows_a, rows_b = read_jsonl(once / "metrics.jsonl"), read_jsonl(twice / "metrics.jsonl")
     assert [r["step"] for r in rows_b if r["step"] > n] == [r["step"] for r in rows_a if r["step"] > n]

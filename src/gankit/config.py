@@ -138,7 +138,7 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The networks: ``name`` picks the builder (``mlp``, ``dcgan``, ``sngan``); sizes of G and D.
+    """The networks: ``name`` picks the builder (``mlp``, ``dcgan``, ``sngan``, ``biggan``); sizes of G and D.
 
     ``g_hidden``/``d_hidden`` are the width: hidden units of an MLP, base channels of a conv net
     (``g_layers``, ``d_layers`` and the activations apply to MLPs only).
@@ -155,6 +155,9 @@ class ModelConfig(_Section):
     d_act: Literal["relu", "leaky_relu", "elu", "silu", "tanh", "softplus"] = "leaky_relu"
     spectral_norm: bool = False
     batch_norm: bool = True  # DCGAN: batch norm in G (and in D unless spectral_norm); false: none
+    # BigGAN: the shared class embedding's size, and the resolution of G's and D's self-attention (0: none)
+    shared_dim: Int = Field(128, gt=0)
+    attention: Int = Field(0, ge=0)
 
     @field_validator("name")
     @classmethod
@@ -169,6 +172,7 @@ class ObjectiveConfig(_Section):
     gp_weight: Optional[Float] = Field(None, ge=0)  # WGAN-GP λ; default 10 for wgan-gp, else 0
     clip: Optional[Float] = Field(None, gt=0)  # weight clipping c; default 0.01 for wasserstein
     r1_gamma: Float = Field(0.0, ge=0)  # R1 weight γ: the loss adds γ/2·E‖∇D(x)‖²
+    ortho_reg: Float = Field(0.0, ge=0)  # β of BigGAN's orthogonal regularisation of G (the paper: 1e-4)
 
     @field_validator("name")
     @classmethod
@@ -211,6 +215,10 @@ class TrainConfig(_Section):
     ema_kimg: Float = Field(0.0, ge=0)
     ema_rampup: Optional[Float] = Field(0.05, gt=0)
     augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
+    # ADA (Karras et al. 2020): D's inputs augmented with probability p, which moves toward the target of
+    # r_t = E[sign(D(x_real))] (the paper: 0.6; 0: off) by at most 1 per ada_kimg thousand real images
+    ada_target: Float = Field(0.0, ge=0, lt=1)
+    ada_kimg: Float = Field(500.0, gt=0)
     seed: Int = Field(0, ge=0, lt=2**64)  # torch seeds are unsigned 64-bit
     device: Literal["auto", "cpu", "cuda"] = "auto"
     log_every: Int = Field(100, gt=0)
@@ -270,11 +278,13 @@ class Config(_Section):
         if self.data.is_toy and self.model.name != "mlp":
             raise ValueError(f"model.name={self.model.name} needs an image dataset; toy targets use model.name=mlp")
         if not self.data.is_toy and self.model.name == "mlp":
-            raise ValueError(f"data.name={self.data.name} is an image dataset: use model.name=dcgan or sngan")
+            raise ValueError(f"data.name={self.data.name} is an image dataset: use model.name=dcgan, sngan or biggan")
         if self.model.conditional and self.data.is_toy:
             raise ValueError("model.conditional needs an image dataset with labels")
         if self.train.augment and self.data.is_toy:
             raise ValueError("train.augment applies to images only")
+        if self.train.ada_target and self.data.is_toy:
+            raise ValueError("train.ada_target applies to images only")
         if self.train.eval_features and self.data.is_toy:
             raise ValueError("train.eval_features applies to images only (toy runs log exact JSD and modes)")
         if self.train.eval_features and self.train.eval_samples < MIN_EVAL_SAMPLES:

@@ -87,7 +87,7 @@ class Registry(Generic[T]):
 
 # --- gankit's registries: each module named here registers exactly these names -----------------------
 NETS: Registry[Callable[..., tuple[nn.Module, nn.Module]]] = Registry(
-    "network", "gankit.nets", ("mlp", "dcgan", "sngan")
+    "network", "gankit.nets", ("mlp", "dcgan", "sngan", "biggan")
 )
 OBJECTIVES: Registry[Objective] = Registry(
     "objective", "gankit.objectives", ("minimax", "nonsaturating", "wasserstein", "wgan-gp", "hinge", "lsgan", "rpgan")

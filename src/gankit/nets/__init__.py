@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ..registry import NETS
+from .biggan import BigGANDiscriminator, BigGANGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
@@ -22,6 +23,8 @@ __all__ = [
     "DCGANDiscriminator",
     "SNGANGenerator",
     "SNGANDiscriminator",
+    "BigGANGenerator",
+    "BigGANDiscriminator",
 ]
 
 # NETS is gankit.registry's, which declares these names so that a config is checked without torch
@@ -54,6 +57,21 @@ def _sngan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn
     return SNGANGenerator(model.z_dim, c, model.g_hidden, num_classes), SNGANDiscriminator(
         c, model.d_hidden, num_classes
     )
+
+
+@NETS.register("biggan")
+def _biggan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    c, h, w = data_shape
+    if h != w or h not in (32, 64, 128):
+        raise ValueError(
+            f"the BigGAN nets are for 32, 64 or 128 pixel square images, got {h}×{w} (set data.resolution)"
+        )
+    # spectral norm in G and D is part of BigGAN (Brock et al. 2019, section 3), whatever model.spectral_norm says
+    G = BigGANGenerator(
+        model.z_dim, c, h, model.g_hidden, num_classes, shared_dim=model.shared_dim, attention=model.attention, sn=True
+    )
+    D = BigGANDiscriminator(c, h, model.d_hidden, num_classes, attention=model.attention, sn=True)
+    return G, D
 
 
 def build_nets(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:

@@ -51,8 +51,9 @@ class Projection(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         if num_classes:
-            self.embed = maybe_sn(nn.Embedding(num_classes, channels), sn)
-            nn.init.xavier_uniform_(self.embed.weight)
+            embed = nn.Embedding(num_classes, channels)
+            nn.init.xavier_uniform_(embed.weight)  # before spectral norm wraps it: after, .weight is computed
+            self.embed = maybe_sn(embed, sn)
 
     def forward(self, phi: Tensor, y: Tensor | None) -> Tensor:
         if not self.num_classes:

@@ -264,6 +264,7 @@ class Session:
             self.shape,
             self.num_classes,
             {"name": name, "fingerprint": self.fingerprint},
+            self.parts.ada_p,
         )
         return save_rotating(state, self.out / "checkpoints", step, self.cfg.train.keep_checkpoints)
 
@@ -352,7 +353,7 @@ def open_run_dir(s: Session, resume: bool) -> None:
     check_resumable(state, s.cfg.model_dump(mode="json"), s.shape, s.num_classes, where, s.fingerprint)
     if state["step"] >= t.steps:
         raise GankitError(f"{run} already finished {state['step']} steps; pass --steps with a larger total to go on")
-    restore_training_state(state, s.G, s.D, s.G_ema, s.opts, t, where)
+    restore_training_state(state, s.G, s.D, s.G_ema, s.opts, t, where, s.parts.ada_p)
     s.step_done = state["step"]
     if s.out is not None:
         remove_partial_writes(run / "checkpoints")

@@ -224,5 +224,10 @@ def make_parts(
         G_ema=G_ema.module if G_ema is not None else None,
         ema_count=G_ema.n_averaged if G_ema is not None else None,
         ema_weight=torch.zeros((), device=device) if G_ema is not None else None,
+        # ADA's p starts at 0 (the paper) and lives on the device: the step adjusts it without a host sync
+        ada_p=torch.zeros((), device=device) if t.ada_target > 0 else None,
+        ada_target=t.ada_target,
+        ada_kimg=t.ada_kimg,
+        ortho_reg=cfg.objective.ortho_reg,
     )
     return parts, opts, G_ema

@@ -3,7 +3,8 @@
 its migration are :mod:`gankit.checkpoint`'s.
 
     {"format": 2, "step", "G", "D", "G_ema", "ema_n", "opt_d", "opt_g", "sched_d", "sched_g", "rng",
-     "config" (resolved, as plain data), "data_shape", "num_classes", "data": {"name", "fingerprint"}}
+     "config" (resolved, as plain data), "data_shape", "num_classes", "data": {"name", "fingerprint"},
+     "ada_p" (ADA's probability [] on the CPU, or None)}
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ def training_state(
     shape: tuple[int, ...],
     n_cls: int,
     data: dict,
+    ada_p: torch.Tensor | None = None,
 ) -> dict:
     """The checkpoint of a run after ``step``: one mapping of tensors and plain data (loadable
-    weights-only). ``config``: the resolved config as plain data; ``data``: {"name", "fingerprint"}."""
+    weights-only). ``config``: the resolved config as plain data; ``data``: {"name", "fingerprint"};
+    ``ada_p``: ADA's augmentation probability [] (None without ADA)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "step": step,
@@ -52,6 +55,7 @@ def training_state(
         "data_shape": list(shape),
         "num_classes": n_cls,
         "data": data,
+        "ada_p": ada_p.detach().cpu().clone() if ada_p is not None else None,
     }
 
 
@@ -109,12 +113,19 @@ def check_optimizer(opt: torch.optim.Optimizer, name: str, where: Path) -> None:
 
 
 def restore_training_state(
-    state: dict, G: nn.Module, D: nn.Module, G_ema: AveragedModel | None, opts: Optimisers, t, where: Path
+    state: dict,
+    G: nn.Module,
+    D: nn.Module,
+    G_ema: AveragedModel | None,
+    opts: Optimisers,
+    t,
+    where: Path,
+    ada_p: torch.Tensor | None = None,
 ) -> None:
     """Load a checked training checkpoint (:func:`check_resumable`) into this run's networks,
-    optimisers, schedules and RNG, taking ``train.*`` changes into account (see
+    optimisers, schedules, ADA's p and RNG, taking ``train.*`` changes into account (see
     :func:`apply_train_overrides`); the EMA starts afresh from G when the resumed config asks for one
-    the checkpoint lacks. Anything that does not fit is one GankitError line."""
+    the checkpoint lacks, ADA's p from 0 likewise. Anything that does not fit is one GankitError line."""
     try:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -126,6 +137,11 @@ def restore_training_state(
         if G_ema is not None and state.get("G_ema") is not None:
             G_ema.module.load_state_dict(state["G_ema"])
             G_ema.n_averaged.fill_(state["ema_n"])  # else 0: the first update copies G
+        if ada_p is not None and state.get("ada_p") is not None:
+            saved = torch.as_tensor(state["ada_p"], dtype=ada_p.dtype)
+            if saved.shape != () or not 0 <= float(saved) <= 1:
+                raise ValueError(f"ada_p must be a probability, got {saved.flatten()[:3].tolist()}")
+            ada_p.copy_(saved)
         set_rng_state(state["rng"])  # last: nothing after this may draw random numbers before step 1
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, OverflowError) as e:
         raise GankitError(f"checkpoint {where} does not fit this run: {str(e).strip().splitlines()[0][:160]}") from None

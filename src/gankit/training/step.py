@@ -1,7 +1,7 @@
 """One training step as parts: Algorithm 1 of Goodfellow et al. (2014), k D updates then one G
 update, followed by the EMA of G and the step's statistics.
 
-    train_step:  k × d_update(batch, noise)  →  g_update(noise)  →  ema_update  →  sums.add(row)
+    train_step:  k × d_update(batch, noise)  →  [ADA's p]  →  g_update(noise)  →  ema_update  →  sums.add(row)
 
 Every part works on tensors already on the device and makes no host sync: the statistics are
 summed on the device (:class:`gankit.stats.StepSums`), the EMA's weight is a device tensor filled
@@ -18,11 +18,13 @@ from typing import Callable, ContextManager
 import torch
 from torch import Tensor, nn
 
+from ..ada import ada_augment, ada_overfitting, ada_adjust
 from ..augment import diff_augment
 from ..data import to_model_range
-from ..distributed import World
+from ..distributed import World, all_mean
 from ..distributions import GaussianMixture
 from ..ema import ema_update
+from ..nets.biggan import ortho_reg
 from ..objectives import Objective, gan_value, gradient_penalty, r1_penalty
 from ..stats import StepSums
 
@@ -100,6 +102,10 @@ class StepParts:
     r1_gamma: float = 0.0  # γ of R1: loss + γ/2 · E‖∇D(x)‖² on real data
     clip: float | None = None  # WGAN weight clipping of D's parameters to [−c, c]
     augment: str = ""  # DiffAugment policy applied to D's inputs, real and fake alike
+    ada_p: Tensor | None = None  # ADA's augmentation probability [] on the device (None: no ADA)
+    ada_target: float = 0.6  # ADA's target for r_t = E[sign(D(x_real))]
+    ada_kimg: float = 500.0  # p moves by at most 1 per ada_kimg thousand real images
+    ortho_reg: float = 0.0  # β of BigGAN's orthogonal regularisation of G
     reuse_fake: bool = False  # the last D step's fake batch also serves the G step
     G_ema: nn.Module | None = None  # the EMA copy (an AveragedModel's module), if any
     ema_count: Tensor | None = None  # its update count [] on the device
@@ -107,7 +113,9 @@ class StepParts:
     sums: StepSums = field(default_factory=StepSums)
 
     def aug(self, x: Tensor) -> Tensor:
-        return diff_augment(x, self.augment) if self.augment else x
+        """D's view of a batch [B, C, H, W]: DiffAugment's policy, then ADA's pipeline with probability p."""
+        x = diff_augment(x, self.augment) if self.augment else x
+        return ada_augment(x, self.ada_p) if self.ada_p is not None else x
 
 
 @dataclass
@@ -181,8 +189,11 @@ def g_update(p: StepParts, d: DResult) -> Tensor:
         with torch.no_grad(), p.amp():
             real_logits = p.D(p.aug(d.real.detach()), d.y_real).float()
     loss_g = p.objective.g_loss(real_logits, logits.float())
+    loss = loss_g
+    if p.ortho_reg > 0:  # β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights, the shared class embedding aside
+        loss = loss + p.ortho_reg * ortho_reg(p.G, exclude=("shared",))
     p.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    loss.backward()
     p.opt_g.step()
     p.D.requires_grad_(True)
     return loss_g
@@ -202,14 +213,27 @@ def step_statistics(objective: Objective, d: DResult, loss_g: Tensor) -> dict[st
     return row
 
 
+def ada_step(p: StepParts, d: DResult) -> dict[str, Tensor]:
+    """ADA's adjustment after the D updates: r_t = E[sign(D(x_real))] of the last D batch (averaged over
+    the data-parallel processes, so that every process keeps the same p), then p moves toward the target
+    by the global batch's share of ada_kimg (:func:`gankit.ada.ada_adjust`). Returns the logged values."""
+    assert p.ada_p is not None
+    rt = ada_overfitting(d.real_logits)
+    if p.batches.world.enabled:
+        rt = all_mean(rt)
+    ada_adjust(p.ada_p, rt, p.ada_target, p.batches.global_batch, p.ada_kimg)
+    return {"ada/p": p.ada_p.clone(), "ada/rt": rt}
+
+
 def train_step(p: StepParts, ema_first: bool) -> None:
-    """Algorithm 1's k D updates and one G update, then the EMA of G (a copy of G when ``ema_first``)
-    and the statistics, summed on the device."""
+    """Algorithm 1's k D updates, ADA's p (when on), one G update, then the EMA of G (a copy of G when
+    ``ema_first``) and the statistics, summed on the device."""
     penalties: dict[str, list[Tensor]] = {"loss/gp": [], "loss/r1": []}
     for i in range(p.d_steps):
         d = d_update(p, i == p.d_steps - 1, penalties)
+    ada = ada_step(p, d) if p.ada_p is not None else {}
     loss_g = g_update(p, d)
     if p.G_ema is not None:
         assert p.ema_weight is not None and p.ema_count is not None  # set together with G_ema
         ema_update(p.G_ema, p.G, p.ema_weight, p.ema_count, first=ema_first)
-    p.sums.add(step_statistics(p.objective, d, loss_g))
+    p.sums.add({**step_statistics(p.objective, d, loss_g), **ada})
