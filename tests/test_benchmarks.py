@@ -100,3 +100,13 @@ def test_profile_step_smoke_names_the_costly_ops():
     out = _run("profile_step.py", "--device", "cpu", "--cases", "dcgan64:2", "--warmup", "1", "--steps", "1")
     assert "dcgan64 B=2, eager" in out and "ms/step wall" in out
     assert "aten::" in out  # the profiler's table of ops
+
+
+def test_ada_digits_smoke_prints_the_three_variants(tmp_path):
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in _run("ada_digits.py", "--smoke", "--out", str(tmp_path)).splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    ]
+    assert [r[0].split()[0] for r in rows] == ["DiffAugment", "ADA", "none"]
+    assert float(rows[0][2]) > 0 and 0 <= float(rows[1][3]) <= 1 and rows[0][3] == "-"
