@@ -235,3 +235,9 @@ def test_a_key_with_a_line_break_is_still_one_line():
     with pytest.raises(GankitError) as e:
         load_config(None, None, ["0\n0=1"])
     assert "\n" not in str(e.value) and "\\n" in str(e.value)
+
+
+def test_accumulated_updates_cannot_reuse_one_fake_batch():
+    with pytest.raises(GankitError, match="train.reuse_fake needs train.accumulate=1"):
+        load_config("digits", overrides=["train.accumulate=2", "train.reuse_fake=true"])
+    assert load_config("digits", overrides=["train.accumulate=4"]).train.accumulate == 4

@@ -59,6 +59,7 @@ CASES = {  # (preset, objective, overrides): toy and images, four objectives, EM
             "train.eval_features=",
             "train.ada_target=0.2",
             "train.ada_kimg=0.05",
+            "train.accumulate=2",
         ],
     ),
 }

@@ -119,6 +119,37 @@ def test_the_d_update_minimises_the_objectives_d_loss_on_that_batch():
     assert torch.equal(p.G.b, g0)
 
 
+def test_accumulated_updates_step_once_on_the_mean_gradient_of_their_micro_batches():
+    """train.accumulate = 2: D's update is one SGD step on the mean of the two micro-batches' gradients
+    (each drawn as a batch is: real, then noise), and its logged loss their mean; G's likewise over two
+    fresh noise batches. Replayed by hand from the same draws."""
+    p, ref = _parts(accumulate=2), _parts()
+    w0 = [q.detach().clone() for q in p.D.parameters()]
+    torch.manual_seed(4)
+    d = d_update(p, last=True, penalties=_penalties())
+    torch.manual_seed(4)
+    losses = []
+    for _ in range(2):
+        x, _ = ref.batches.real()
+        z, _ = ref.batches.noise()
+        losses.append(get_objective("minimax").d_loss(ref.D(x), ref.D(ref.G(z).detach())))
+    mean = (losses[0] + losses[1]) / 2
+    grads = torch.autograd.grad(mean, list(ref.D.parameters()))
+    assert d.loss_d.item() == pytest.approx(mean.item(), rel=1e-6)
+    for w, before, g in zip(p.D.parameters(), w0, grads):
+        assert torch.allclose(w, before - 0.1 * g, atol=1e-6)
+    # G: the same D (copied), two noise batches
+    ref.D.load_state_dict(p.D.state_dict())
+    b0 = p.G.b.detach().clone()
+    torch.manual_seed(5)
+    loss_g = g_update(p, d)
+    torch.manual_seed(5)
+    gl = [get_objective("minimax").g_loss(None, ref.D(ref.G(ref.batches.noise()[0]))) for _ in range(2)]
+    (gb,) = torch.autograd.grad((gl[0] + gl[1]) / 2, [ref.G.b])
+    assert loss_g.item() == pytest.approx(((gl[0] + gl[1]) / 2).item(), rel=1e-6)
+    assert torch.allclose(p.G.b, b0 - 0.1 * gb, atol=1e-6)
+
+
 def test_penalties_and_clipping_of_the_d_update():
     """R1 and the GP are logged per D update; clipping holds D's parameters in [−c, c]."""
     p = _parts(objective="wgan-gp", gp_weight=10.0, r1_gamma=1.0, clip=0.05)

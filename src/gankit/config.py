@@ -204,6 +204,9 @@ class TrainConfig(_Section):
     steps: Int = Field(10000, gt=0)  # generator updates
     batch_size: Int = Field(256, gt=0)
     d_steps: Int = Field(1, gt=0)  # k of Algorithm 1
+    # gradient accumulation: each D and G update sums this many micro-batches of batch_size images (per
+    # process), so that a large effective batch fits one GPU (BigGAN's num_D/G_accumulations)
+    accumulate: Int = Field(1, gt=0)
     lr_g: Float = Field(1e-4, gt=0)
     lr_d: Float = Field(1e-4, gt=0)
     beta1: Float = Field(0.5, ge=0, lt=1)
@@ -283,6 +286,8 @@ class Config(_Section):
             raise ValueError("model.conditional needs an image dataset with labels")
         if self.train.augment and self.data.is_toy:
             raise ValueError("train.augment applies to images only")
+        if self.train.accumulate > 1 and self.train.reuse_fake:
+            raise ValueError("train.reuse_fake needs train.accumulate=1 (one fake batch serves one G update)")
         if self.train.ada_target and self.data.is_toy:
             raise ValueError("train.ada_target applies to images only")
         if self.train.eval_features and self.data.is_toy:

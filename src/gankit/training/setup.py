@@ -221,6 +221,7 @@ def make_parts(
         clip=clip,
         augment=t.augment or "",
         reuse_fake=t.reuse_fake,
+        accumulate=t.accumulate,
         G_ema=G_ema.module if G_ema is not None else None,
         ema_count=G_ema.n_averaged if G_ema is not None else None,
         ema_weight=torch.zeros((), device=device) if G_ema is not None else None,

@@ -107,6 +107,7 @@ class StepParts:
     ada_kimg: float = 500.0  # p moves by at most 1 per ada_kimg thousand real images
     ortho_reg: float = 0.0  # β of BigGAN's orthogonal regularisation of G
     reuse_fake: bool = False  # the last D step's fake batch also serves the G step
+    accumulate: int = 1  # micro-batches of ``batch`` images summed into each D and G update
     G_ema: nn.Module | None = None  # the EMA copy (an AveragedModel's module), if any
     ema_count: Tensor | None = None  # its update count [] on the device
     ema_weight: Tensor | None = None  # 1 − β of this step's EMA update [] on the device, filled before the step
@@ -131,15 +132,10 @@ class DResult:
     penalties: dict[str, list[Tensor]]  # "loss/gp", "loss/r1": one value per D update
 
 
-def d_update(p: StepParts, last: bool, penalties: dict[str, list[Tensor]]) -> DResult:
-    """One update of D with G fixed: loss = d_loss(D(x), D(G(z))) [+ λ·GP] [+ γ/2·R1], then clipping.
-
-    ``last``: the step's last D update, whose fake batch keeps G's graph when ``reuse_fake`` (G then
-    runs forward once a step, as pytorch/examples does). Conditional networks see the real batch's
-    labels on both sides. Draws: real batch, noise (its labels unused), then ε for the GP.
-    """
+def _d_micro(p: StepParts, keep: bool, penalties: dict[str, list[Tensor]]) -> tuple[Tensor, DResult]:
+    """D's loss on one micro-batch, d_loss(D(x), D(G(z))) [+ λ·GP] [+ γ/2·R1], and what it saw.
+    Draws: real batch, noise (its labels unused), then ε for the GP."""
     real, y = p.batches.real()  # [B, ...], labels [B] or None
-    keep = p.reuse_fake and last
     with torch.set_grad_enabled(keep), p.amp():
         fake_g = (p.G_par if keep else p.G)(p.batches.noise()[0], y)
     fake = fake_g.detach().float()
@@ -159,24 +155,38 @@ def d_update(p: StepParts, last: bool, penalties: dict[str, list[Tensor]]) -> DR
         r1 = r1_penalty(real_logits, real)
         penalties["loss/r1"].append(r1.detach())
         loss_d = loss_d + 0.5 * p.r1_gamma * r1
+    seen = DResult(real, y, real_logits.detach(), fake_logits.detach(), fake_g if keep else None, loss_d, penalties)
+    return loss_d, seen
+
+
+def d_update(p: StepParts, last: bool, penalties: dict[str, list[Tensor]]) -> DResult:
+    """One update of D with G fixed: loss = d_loss(D(x), D(G(z))) [+ λ·GP] [+ γ/2·R1], then clipping.
+
+    With ``accumulate`` > 1 the gradient is the mean over that many micro-batches of ``batch`` images
+    (one optimiser step: the effective batch is their sum); the result describes the last one.
+    ``last``: the step's last D update, whose fake batch keeps G's graph when ``reuse_fake`` (G then
+    runs forward once a step, as pytorch/examples does). Conditional networks see the real batch's
+    labels on both sides.
+    """
+    keep = p.reuse_fake and last
     p.opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
+    total = None
+    for _ in range(p.accumulate):
+        loss_d, seen = _d_micro(p, keep, penalties)
+        (loss_d / p.accumulate).backward()
+        total = loss_d.detach() if total is None else total + loss_d.detach()
     p.opt_d.step()
     if p.clip is not None:
         with torch.no_grad():
             for w in p.D.parameters():
                 w.clamp_(-p.clip, p.clip)
-    return DResult(real, y, real_logits.detach(), fake_logits.detach(), fake_g if keep else None, loss_d, penalties)
+    assert total is not None  # accumulate ≥ 1
+    seen.loss_d = total / p.accumulate if p.accumulate > 1 else seen.loss_d
+    return seen
 
 
-def g_update(p: StepParts, d: DResult) -> Tensor:
-    """One update of G through the fixed D: loss = g_loss(r, D(G(z))); returns the loss [].
-
-    Fresh noise and labels (Algorithm 1) unless ``reuse_fake``. ``r``: for a relativistic objective
-    D's logits on the D step's real batch under the updated D (constants for G), else the D step's
-    last real logits, which the G loss ignores. G-side regularisers add to the loss here.
-    """
-    p.D.requires_grad_(False)  # gradients flow through D to G, D's own are not needed
+def _g_micro(p: StepParts, d: DResult) -> Tensor:
+    """G's adversarial loss on one micro-batch: g_loss(r, D(G(z))) (see :func:`g_update`)."""
     fake_g, y = d.fake_g, d.y_real
     if fake_g is None:
         z, y = p.batches.noise()
@@ -188,15 +198,29 @@ def g_update(p: StepParts, d: DResult) -> Tensor:
     if p.objective.g_uses_real:
         with torch.no_grad(), p.amp():
             real_logits = p.D(p.aug(d.real.detach()), d.y_real).float()
-    loss_g = p.objective.g_loss(real_logits, logits.float())
-    loss = loss_g
-    if p.ortho_reg > 0:  # β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights, the shared class embedding aside
-        loss = loss + p.ortho_reg * ortho_reg(p.G, exclude=("shared",))
+    return p.objective.g_loss(real_logits, logits.float())
+
+
+def g_update(p: StepParts, d: DResult) -> Tensor:
+    """One update of G through the fixed D: loss = g_loss(r, D(G(z))); returns the loss [].
+
+    Fresh noise and labels (Algorithm 1) unless ``reuse_fake``. ``r``: for a relativistic objective
+    D's logits on the D step's real batch under the updated D (constants for G), else the D step's
+    last real logits, which the G loss ignores. G-side regularisers add to the loss here. With
+    ``accumulate`` > 1 the gradient is the mean over that many micro-batches of fresh noise.
+    """
+    p.D.requires_grad_(False)  # gradients flow through D to G, D's own are not needed
     p.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
+    total = torch.zeros((), device=d.real_logits.device)
+    for _ in range(p.accumulate):
+        loss_g = _g_micro(p, d)
+        (loss_g / p.accumulate).backward()
+        total = total + loss_g.detach()
+    if p.ortho_reg > 0:  # β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights, the shared class embedding aside
+        (p.ortho_reg * ortho_reg(p.G, exclude=("shared",))).backward()
     p.opt_g.step()
     p.D.requires_grad_(True)
-    return loss_g
+    return total / p.accumulate
 
 
 def step_statistics(objective: Objective, d: DResult, loss_g: Tensor) -> dict[str, Tensor]:
@@ -221,7 +245,7 @@ def ada_step(p: StepParts, d: DResult) -> dict[str, Tensor]:
     rt = ada_overfitting(d.real_logits)
     if p.batches.world.enabled:
         rt = all_mean(rt)
-    ada_adjust(p.ada_p, rt, p.ada_target, p.batches.global_batch, p.ada_kimg)
+    ada_adjust(p.ada_p, rt, p.ada_target, p.batches.global_batch * p.accumulate, p.ada_kimg)
     return {"ada/p": p.ada_p.clone(), "ada/rt": rt}
 
 
