@@ -154,7 +154,9 @@ class Session:
         t, step = self.cfg.train, self.step_done + 1
         if self.G_ema is not None:  # the ramped EMA's weight for this step, outside any CUDA graph
             assert self.parts.ema_weight is not None  # made with G_ema
-            self.parts.ema_weight.fill_(1.0 - ema_beta(step, t.batch_size * t.accumulate * self.world.size, t.ema_kimg, t.ema_rampup))
+            self.parts.ema_weight.fill_(
+                1.0 - ema_beta(step, t.batch_size * t.accumulate * self.world.size, t.ema_kimg, t.ema_rampup)
+            )
         assert self.run_step is not None  # set by start()
         self.run_step()  # D steps, G step, EMA (see gankit.training.step)
         self.opts.sched_d.step()
