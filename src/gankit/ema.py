@@ -4,8 +4,6 @@ needs no host sync, so that it can run inside a CUDA graph."""
 
 from __future__ import annotations
 
-from itertools import chain
-
 import torch
 from torch import Tensor, nn
 
@@ -28,18 +26,31 @@ def ema_beta(step: int, batch: int, ema_kimg: float, ema_rampup: float | None) -
     return 0.5 ** (batch / max(half, 1e-8))
 
 
+def _power_iteration_state(name: str) -> bool:
+    """Whether a buffer (by its name in the module) is spectral norm's u or v (torch.nn.utils.parametrizations)."""
+    return ".parametrizations." in f".{name}" and name.rsplit(".", 1)[-1] in ("_u", "_v")
+
+
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, weight: Tensor | float, count: Tensor, first: bool) -> None:
     """W_ema ← W_ema + weight·(W − W_ema) = β·W_ema + (1 − β)·W with weight = 1 − β (see
-    :func:`ema_beta`), over parameters and buffers (a copy when ``first``); ``count`` [] += 1.
+    :func:`ema_beta`), over parameters and buffers (a copy when ``first``; spectral norm's u and v are
+    always copied); ``count`` [] += 1.
 
     ``weight`` may be a 0-d tensor on the device, filled before each step: a CUDA graph replaying the
-    update then reads the step's own weight. With a constant weight this is the update of
+    update then reads the step's own weight. With a constant weight and no spectral norm this is the update of
     ``AveragedModel(use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(1 − weight))``, value for value,
     without its ``bool(n_averaged == 0)``: the caller knows from the step count whether this is the
     first update, so no host sync is needed and the update can be captured.
     """
-    pairs = list(zip(chain(ema.parameters(), ema.buffers()), chain(model.parameters(), model.buffers())))
+    # spectral norm's power-iteration vectors (parametrizations' u and v buffers) are copied, not averaged:
+    # an average of unit vectors is shorter than 1, so σ = uᵀWv would be underestimated and the EMA copy's
+    # weights W/σ blown up (a BigGAN G_ema at FID 51 where its raw G had 4.2)
+    copied = [(a, w) for (n, a), w in zip(ema.named_buffers(), model.buffers()) if _power_iteration_state(n)]
+    averaged = [(a, w) for (n, a), w in zip(ema.named_buffers(), model.buffers()) if not _power_iteration_state(n)]
+    pairs = list(zip(ema.parameters(), model.parameters())) + averaged
+    for a, w in copied:
+        a.copy_(w)
     if first:
         for a, w in pairs:
             a.copy_(w)
