@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.objectives import OBJECTIVES, gan_value, get_objective, gradient_penalty, r1_penalty
+from gankit.objectives import OBJECTIVES, gan_value, get_objective, gradient_penalty, r1_penalty, r2_penalty
 
 LOG2 = math.log(2.0)
 ZERO = torch.zeros(16)
@@ -102,6 +102,23 @@ def test_r1_penalty_of_quadratic_critic():
     x = torch.randn(64, 3).requires_grad_(True)
     logits = 0.5 * x.square().sum(1)
     assert r1_penalty(logits, x).item() == pytest.approx(x.detach().square().sum(1).mean().item(), rel=1e-6)
+
+
+def test_r2_penalises_d_on_fake_data_and_its_gradient_is_gamma_w():
+    """R2 is R1 on G's samples: for a linear D(x) = w·x + c, ∇ₓD = w at every x̃, so R2 = ‖w‖², and the
+    loop's γ/2·R2 has gradient γ·w with respect to w (none with respect to c); G's graph is not
+    reached (x̃ is a leaf cut from it)."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 1)
+    G = torch.nn.Linear(2, 3)
+    fake = G(torch.randn(16, 2)).detach().requires_grad_(True)
+    r2 = r2_penalty(lin(fake).squeeze(-1), fake)
+    w = lin.weight.detach()
+    assert r2.item() == pytest.approx(w.square().sum().item(), rel=1e-6)
+    (0.5 * 10.0 * r2).backward()
+    assert torch.allclose(lin.weight.grad, 10.0 * w, atol=1e-6)
+    assert lin.bias.grad is None or float(lin.bias.grad.abs().sum()) == 0.0
+    assert G.weight.grad is None
 
 
 def test_unknown_objective_lists_valid_names():

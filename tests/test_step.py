@@ -60,7 +60,7 @@ def _parts(objective="minimax", d_steps=1, lr=0.1, **kw) -> StepParts:
 
 
 def _penalties():
-    return {"loss/gp": [], "loss/r1": []}
+    return {"loss/gp": [], "loss/r1": [], "loss/r2": []}
 
 
 @pytest.mark.parametrize("images", [False, True])
@@ -152,14 +152,16 @@ def test_accumulated_updates_step_once_on_the_mean_gradient_of_their_micro_batch
 
 
 def test_penalties_and_clipping_of_the_d_update():
-    """R1 and the GP are logged per D update; clipping holds D's parameters in [−c, c]."""
-    p = _parts(objective="wgan-gp", gp_weight=10.0, r1_gamma=1.0, clip=0.05)
+    """R1, R2 and the GP are logged per D update; clipping holds D's parameters in [−c, c]."""
+    p = _parts(objective="wgan-gp", gp_weight=10.0, r1_gamma=1.0, r2_gamma=1.0, clip=0.05)
     pen = _penalties()
+    w_first = [q.detach().clone() for q in p.D.parameters()]
     d_update(p, last=False, penalties=pen)
     d_update(p, last=True, penalties=pen)
-    assert len(pen["loss/gp"]) == len(pen["loss/r1"]) == 2
-    # D is linear: ∇ₓD = w everywhere, so R1 = ‖w‖² and GP = (‖w‖ − 1)² with the w of that update
-    assert all(float(v) >= 0 for v in pen["loss/r1"])
+    assert len(pen["loss/gp"]) == len(pen["loss/r1"]) == len(pen["loss/r2"]) == 2
+    # D is linear: ∇ₓD = w everywhere, so R1 = R2 = ‖w‖² and GP = (‖w‖ − 1)² with the w of that update
+    assert float(pen["loss/r1"][0]) == pytest.approx(float(w_first[0].square().sum()), rel=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(pen["loss/r1"], pen["loss/r2"]))
     assert all(q.abs().max() <= 0.05 for q in p.D.parameters())
 
 

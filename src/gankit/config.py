@@ -172,6 +172,7 @@ class ObjectiveConfig(_Section):
     gp_weight: Optional[Float] = Field(None, ge=0)  # WGAN-GP λ; default 10 for wgan-gp, else 0
     clip: Optional[Float] = Field(None, gt=0)  # weight clipping c; default 0.01 for wasserstein
     r1_gamma: Float = Field(0.0, ge=0)  # R1 weight γ: the loss adds γ/2·E‖∇D(x)‖²
+    r2_gamma: Float = Field(0.0, ge=0)  # R2 weight γ: the loss adds γ/2·E‖∇D(G(z))‖² (R1 on fake data)
     ortho_reg: Float = Field(0.0, ge=0)  # β of BigGAN's orthogonal regularisation of G (the paper: 1e-4)
 
     @field_validator("name")
@@ -233,7 +234,7 @@ class TrainConfig(_Section):
     fast: bool | None = None
     cuda_graph: bool = True  # fast path on one GPU: replay the whole step from a CUDA graph (false: eager)
     reuse_fake: bool = False  # G step on the last D step's fake batch: one G forward a step (pytorch/examples)
-    compile: bool = False  # torch.compile G and D (fused kernels; not with GP or R1); compiling takes a while
+    compile: bool = False  # torch.compile G and D (fused kernels; not with GP, R1 or R2); compiling takes a while
     sync_bn: bool = False  # data-parallel on GPUs: batch norm statistics over the global batch (SyncBatchNorm)
     eval_samples: Int = Field(2500, gt=0)  # toy: samples for mode statistics; images: samples for the metrics
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)

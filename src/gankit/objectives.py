@@ -132,6 +132,15 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     return grad.flatten(1).square().sum(dim=1).mean()
 
 
+def r2_penalty(fake_logits: Tensor, fake: Tensor) -> Tensor:
+    """R2 (Mescheder et al. 2018; with R1 the penalties of R3GAN, Huang et al. 2024): E[‖∇_x̃ D(x̃)‖²]
+    on generated data x̃ = G(z), i.e. R1 on the fake batch; the loop adds γ/2 times this.
+
+    ``fake`` must have had ``requires_grad_(True)`` (as a leaf cut from G) before ``fake_logits = D(fake)``.
+    """
+    return r1_penalty(fake_logits, fake)
+
+
 @dataclass(frozen=True)
 class Objective:
     """An objective's two sides and the D regularisers it comes with by default."""

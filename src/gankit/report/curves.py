@@ -82,7 +82,11 @@ def _panels(runs: list[Run]) -> tuple[list[_Panel], list[str]]:
             hlines=[(-LOG4, "-log 4")],
             caption=GAME_CAPTION,
         ),
-        _Panel("penalties", ["loss/gp", "loss/r1"], {"loss/gp": "gradient penalty", "loss/r1": "R1"}),
+        _Panel(
+            "penalties",
+            ["loss/gp", "loss/r1", "loss/r2"],
+            {"loss/gp": "gradient penalty", "loss/r1": "R1", "loss/r2": "R2"},
+        ),
         *_toy_panels(runs),
         *_eval_panels(mains, twinned),
     ]

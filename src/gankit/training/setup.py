@@ -70,10 +70,10 @@ def fast_path(cfg: Config, toy: bool, device: torch.device, W: World) -> FastPat
     if wants_graph and W.enabled and W.main:
         note("fast path: no CUDA graph under torchrun (DDP's collectives are not captured); steps run eagerly")
     gp_weight, r1_gamma, _ = d_regularisers(cfg)
-    double_backward = gp_weight > 0 or r1_gamma > 0
+    double_backward = gp_weight > 0 or r1_gamma > 0 or cfg.objective.r2_gamma > 0
     if t.compile and double_backward and W.main:
         note(
-            "train.compile: the gradient penalty and R1 need a double backward, which compiled networks "
+            "train.compile: the gradient penalty, R1 and R2 need a double backward, which compiled networks "
             "lack; G and D run uncompiled"
         )
     return FastPath(fast, wants_graph and not W.enabled, t.compile and not double_backward)
@@ -218,6 +218,7 @@ def make_parts(
         d_steps=t.d_steps,
         gp_weight=gp_weight,
         r1_gamma=r1_gamma,
+        r2_gamma=cfg.objective.r2_gamma,
         clip=clip,
         augment=t.augment or "",
         reuse_fake=t.reuse_fake,

@@ -25,7 +25,7 @@ from ..distributed import World, all_mean
 from ..distributions import GaussianMixture
 from ..ema import ema_update
 from ..nets.biggan import ortho_reg
-from ..objectives import Objective, gan_value, gradient_penalty, r1_penalty
+from ..objectives import Objective, gan_value, gradient_penalty, r1_penalty, r2_penalty
 from ..stats import StepSums
 
 __all__ = ["Batches", "StepParts", "DResult", "d_update", "g_update", "step_statistics", "train_step"]
@@ -100,6 +100,7 @@ class StepParts:
     d_steps: int = 1  # k of Algorithm 1
     gp_weight: float = 0.0  # λ of the WGAN-GP penalty
     r1_gamma: float = 0.0  # γ of R1: loss + γ/2 · E‖∇D(x)‖² on real data
+    r2_gamma: float = 0.0  # γ of R2: loss + γ/2 · E‖∇D(x̃)‖² on fake data
     clip: float | None = None  # WGAN weight clipping of D's parameters to [−c, c]
     augment: str = ""  # DiffAugment policy applied to D's inputs, real and fake alike
     ada_p: Tensor | None = None  # ADA's augmentation probability [] on the device (None: no ADA)
@@ -129,11 +130,11 @@ class DResult:
     fake_logits: Tensor  # [B] detached
     fake_g: Tensor | None  # [B, ...] G's output with its graph (train.reuse_fake), else None
     loss_d: Tensor  # [] with the penalties
-    penalties: dict[str, list[Tensor]]  # "loss/gp", "loss/r1": one value per D update
+    penalties: dict[str, list[Tensor]]  # "loss/gp", "loss/r1", "loss/r2": one value per D update
 
 
 def _d_micro(p: StepParts, keep: bool, penalties: dict[str, list[Tensor]]) -> tuple[Tensor, DResult]:
-    """D's loss on one micro-batch, d_loss(D(x), D(G(z))) [+ λ·GP] [+ γ/2·R1], and what it saw.
+    """D's loss on one micro-batch, d_loss(D(x), D(G(z))) [+ λ·GP] [+ γ/2·R1] [+ γ/2·R2], and what it saw.
     Draws: real batch, noise (its labels unused), then ε for the GP."""
     real, y = p.batches.real()  # [B, ...], labels [B] or None
     with torch.set_grad_enabled(keep), p.amp():
@@ -141,6 +142,8 @@ def _d_micro(p: StepParts, keep: bool, penalties: dict[str, list[Tensor]]) -> tu
     fake = fake_g.detach().float()
     if p.r1_gamma > 0:
         real.requires_grad_(True)
+    if p.r2_gamma > 0:
+        fake.requires_grad_(True)
     with p.amp():
         real_logits, fake_logits = p.D_par(p.aug(real), y), p.D_par(p.aug(fake), y)  # [B], [B]
     real_logits, fake_logits = real_logits.float(), fake_logits.float()
@@ -155,6 +158,10 @@ def _d_micro(p: StepParts, keep: bool, penalties: dict[str, list[Tensor]]) -> tu
         r1 = r1_penalty(real_logits, real)
         penalties["loss/r1"].append(r1.detach())
         loss_d = loss_d + 0.5 * p.r1_gamma * r1
+    if p.r2_gamma > 0:
+        r2 = r2_penalty(fake_logits, fake)
+        penalties["loss/r2"].append(r2.detach())
+        loss_d = loss_d + 0.5 * p.r2_gamma * r2
     seen = DResult(real, y, real_logits.detach(), fake_logits.detach(), fake_g if keep else None, loss_d, penalties)
     return loss_d, seen
 
@@ -252,7 +259,7 @@ def ada_step(p: StepParts, d: DResult) -> dict[str, Tensor]:
 def train_step(p: StepParts, ema_first: bool) -> None:
     """Algorithm 1's k D updates, ADA's p (when on), one G update, then the EMA of G (a copy of G when
     ``ema_first``) and the statistics, summed on the device."""
-    penalties: dict[str, list[Tensor]] = {"loss/gp": [], "loss/r1": []}
+    penalties: dict[str, list[Tensor]] = {"loss/gp": [], "loss/r1": [], "loss/r2": []}
     for i in range(p.d_steps):
         d = d_update(p, i == p.d_steps - 1, penalties)
     ada = ada_step(p, d) if p.ada_p is not None else {}
