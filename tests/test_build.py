@@ -87,12 +87,14 @@ def test_the_digits_preset_loads_its_images_at_the_configured_resolution():
     assert data_spec(data, cfg) == ((1, 8, 8), 10)  # scikit-learn's 8×8 digits, ten classes
 
 
-@pytest.mark.parametrize("preset,shape", [("cifar10-biggan", (3, 32, 32)), ("digits-biggan", (1, 32, 32))])
-def test_the_biggan_presets_build_conditional_networks_for_their_images(preset, shape):
+@pytest.mark.parametrize(
+    "preset,shape", [("cifar10-biggan", (3, 32, 32)), ("digits-biggan", (1, 32, 32)), ("cifar10-r3gan", (3, 32, 32))]
+)
+def test_the_biggan_and_r3gan_presets_build_conditional_networks_for_their_images(preset, shape):
     from gankit.nets import build_nets
 
     cfg = load_config(preset)
-    assert cfg.model.conditional and cfg.objective.name == "hinge"
+    assert cfg.model.conditional and cfg.objective.name in ("hinge", "rpgan")
     G, D = build_nets(cfg.model, shape, 10)
     z, y = torch.randn(2, cfg.model.z_dim), torch.tensor([0, 9])
     x = G(z, y)

@@ -382,3 +382,19 @@ def test_a_hard_link_in_two_classes_is_refused_and_in_one_class_counted_once(tmp
     os.link(tmp_path / "a" / "1.png", tmp_path / "b" / "x.png")
     with pytest.raises(GankitError, match="are the same file"):
         load_dataset("imagefolder", str(tmp_path))
+
+
+def test_stacked_mnist_stacks_three_independent_digits_as_colour_channels(tmp_path):
+    """Each image's channels are MNIST images of the split, its label 100·a + 10·b + c of their digits;
+    1,000 classes; the same draw every time."""
+    imgs = _idx_root(tmp_path, "mnist")  # 5 images, labels 3 1 4 1 5
+    digit_of = {
+        tuple(torch.as_tensor(im, dtype=torch.uint8).flatten().tolist()): lab for im, lab in zip(imgs, [3, 1, 4, 1, 5])
+    }
+    d = load_dataset("stacked_mnist", root=str(tmp_path))
+    assert d.images.shape == (5, 3, 28, 28) and d.num_classes == 1000 and d.name == "stacked_mnist"
+    for x, label in zip(d.images, d.labels.tolist()):
+        a, b, c = (digit_of[tuple(x[k].flatten().tolist())] for k in range(3))
+        assert label == 100 * a + 10 * b + c
+    again = load_dataset("stacked_mnist", root=str(tmp_path))
+    assert torch.equal(again.images, d.images) and torch.equal(again.labels, d.labels)

@@ -138,7 +138,7 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The networks: ``name`` picks the builder (``mlp``, ``dcgan``, ``sngan``, ``biggan``); sizes of G and D.
+    """The networks: ``name`` picks the builder (``mlp``, ``dcgan``, ``sngan``, ``biggan``, ``r3gan``); sizes of G and D.
 
     ``g_hidden``/``d_hidden`` are the width: hidden units of an MLP, base channels of a conv net
     (``g_layers``, ``d_layers`` and the activations apply to MLPs only).
@@ -282,7 +282,9 @@ class Config(_Section):
         if self.data.is_toy and self.model.name != "mlp":
             raise ValueError(f"model.name={self.model.name} needs an image dataset; toy targets use model.name=mlp")
         if not self.data.is_toy and self.model.name == "mlp":
-            raise ValueError(f"data.name={self.data.name} is an image dataset: use model.name=dcgan, sngan or biggan")
+            raise ValueError(
+                f"data.name={self.data.name} is an image dataset: use model.name=dcgan, sngan, biggan or r3gan"
+            )
         if self.model.conditional and self.data.is_toy:
             raise ValueError("model.conditional needs an image dataset with labels")
         if self.train.augment and self.data.is_toy:

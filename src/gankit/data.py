@@ -195,6 +195,22 @@ DATASETS.register("cifar10")(
 )
 
 
+@DATASETS.register("stacked_mnist")
+def stacked_mnist(root: str | None = None, download: bool = False, split: str = "train") -> ImageData:
+    """StackedMNIST (Metz et al. 2017; the mode-collapse benchmark of VEEGAN, PacGAN and R3GAN): each
+    image stacks three MNIST digits of ``split``, drawn independently and uniformly, as its red, green
+    and blue channels: [N, 3, 28, 28] uint8 with N the split's size, label 100·a + 10·b + c of the
+    digits a, b, c (1,000 classes, the modes). The draw is seeded per split: the same dataset every time.
+    Built from the MNIST files under ``root`` (see the ``mnist`` dataset)."""
+    mnist = DATASETS["mnist"](root=root, download=download, split=split)
+    assert mnist is not None  # MNIST has both splits
+    n = len(mnist.images)
+    idx = torch.randint(n, (n, 3), generator=torch.Generator().manual_seed(1000 if split == "train" else 1001))
+    images = torch.cat([mnist.images[idx[:, k]] for k in range(3)], dim=1)  # [N, 3, 28, 28]
+    labels = (mnist.labels[idx] * torch.tensor([100, 10, 1])).sum(dim=1)  # [N] in 0..999
+    return ImageData(images.contiguous(), labels, 1000, "stacked_mnist")
+
+
 def _unlistable(e: OSError) -> None:
     """os.walk's error hook: a folder it cannot list would silently drop its images, so it is an error."""
     raise GankitError(f"imagefolder: cannot list folder {e.filename} ({_first_line(e)})")

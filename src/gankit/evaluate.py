@@ -30,6 +30,7 @@ from .metrics import (
     gaussian_stats,
     inception_score,
     kernel_distance,
+    mode_coverage,
     precision_recall,
 )
 from .metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
@@ -53,6 +54,8 @@ __all__ = [
     "floor_digest",
     "TrainingEvaluation",
     "training_evaluation",
+    "MODE_METRICS",
+    "ModeCounter",
 ]
 
 
@@ -181,6 +184,8 @@ IMAGE_METRICS = {
     "density": "near 1",
     "coverage": "higher",
 }
+#: StackedMNIST's mode metrics (data.name stacked_mnist), measured beside the image metrics.
+MODE_METRICS = {"modes": "higher", "kl_uniform": "lower"}
 REF_SUBSET = 10000  # reference points kept for KID and the k-NN metrics (FID's μ, Σ use all of them)
 
 
@@ -203,6 +208,26 @@ def feature_metrics(ref: dict[str, np.ndarray], feats: np.ndarray, probs: np.nda
 
 
 @dataclass
+class ModeCounter:
+    """StackedMNIST's protocol: each colour channel of a sample labelled by ``net`` (gankit's MNIST
+    classifier), the mode 100·a + 10·b + c, then :func:`gankit.metrics.mode_coverage` over 1,000 modes.
+    ``floor``: the same on the held-out real stacked images (``n_floor`` of them)."""
+
+    net: FeatureNet
+    floor: dict[str, float]
+    n_floor: int
+
+    def labels(self, images: Tensor) -> np.ndarray:
+        """The modes [N] of uint8 stacked images [N, 3, H, W]."""
+        digits = [self.net(images[:, k : k + 1])[1].argmax(axis=1) for k in range(3)]  # 3 × [N]
+        return 100 * digits[0] + 10 * digits[1] + digits[2]
+
+    def measure(self, images: Tensor) -> dict[str, float]:
+        """{"modes", "kl_uniform"} of uint8 stacked images [N, 3, H, W]."""
+        return mode_coverage(self.labels(images), 1000)
+
+
+@dataclass
 class ImageEvaluator:
     """A feature network with the cached statistics of a dataset's reference split and its floor.
 
@@ -215,6 +240,7 @@ class ImageEvaluator:
     floor: dict[str, float]
     n_floor: int
     split: str
+    modes: ModeCounter | None = None  # StackedMNIST: its mode metrics too
 
     def __call__(
         self, G: nn.Module, z_dim: int, num_classes: int, n: int, seed: int = 777, chunk: int = 65536
@@ -223,8 +249,16 @@ class ImageEvaluator:
         return self.measure(sample_uint8(G, z_dim, num_classes, n, seed, chunk=chunk))
 
     def measure(self, images: Tensor) -> dict[str, float]:
-        """Every image metric of uint8 images [n, C, H, W] against the reference."""
-        return feature_metrics(self.ref, *self.net(images))
+        """Every image metric of uint8 images [n, C, H, W] against the reference (and the mode metrics on
+        StackedMNIST)."""
+        vals = feature_metrics(self.ref, *self.net(images))
+        return {**vals, **self.modes.measure(images)} if self.modes is not None else vals
+
+    def floor_of(self, metric: str) -> float:
+        """The floor of one metric: the held-out real images' value."""
+        if metric in MODE_METRICS and self.modes is not None:
+            return self.modes.floor[metric]
+        return self.floor[metric]
 
 
 def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int, data_name: str) -> dict:
@@ -239,7 +273,11 @@ def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int
         "step": step,
         "split": f"{data_name}: {ev.split} ({ev.n_floor} held-out images for the floor)",
         "metrics": {
-            k: {"value": json_number(v), "floor": json_number(ev.floor[k]), "better": IMAGE_METRICS[k]}
+            k: {
+                "value": json_number(v),
+                "floor": json_number(ev.floor_of(k)),
+                "better": {**IMAGE_METRICS, **MODE_METRICS}[k],
+            }
             for k, v in vals.items()
         },
     }
@@ -518,7 +556,22 @@ def image_evaluator(
     pick = torch.randperm(len(held.images), generator=torch.Generator().manual_seed(0))[:n_floor].sort().values
     bounds = floor_bounds(ref, n_floor, net.classes)
     floor = _floor(floor_path, lambda: feature_metrics(ref, *net(held.images[pick])), bounds, log)
-    return ImageEvaluator(net, ref, floor, n_floor, split)
+    modes = mode_counter(cfg, held, device, log) if d.name == "stacked_mnist" else None
+    return ImageEvaluator(net, ref, floor, n_floor, split, modes)
+
+
+def mode_counter(
+    cfg: Config, held: ImageData, device: str | torch.device, log: Callable[[str], None] | None
+) -> ModeCounter:
+    """StackedMNIST's mode counter: gankit's classifier of single MNIST digits (trained on MNIST's train
+    split at the run's resolution, tested on its test split; cached) and its floor on ``held`` (the
+    held-out real stacked images)."""
+    d = cfg.data
+    digits, digits_held, _ = load_splits("mnist", d.root, d.download, d.resolution)
+    net = get_feature_net("classifier", digits, digits_held, device=device, log=log)
+    counter = ModeCounter(net, {}, len(held.images))
+    counter.floor = counter.measure(held.images)
+    return counter
 
 
 @dataclass

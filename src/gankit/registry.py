@@ -87,14 +87,14 @@ class Registry(Generic[T]):
 
 # --- gankit's registries: each module named here registers exactly these names -----------------------
 NETS: Registry[Callable[..., tuple[nn.Module, nn.Module]]] = Registry(
-    "network", "gankit.nets", ("mlp", "dcgan", "sngan", "biggan")
+    "network", "gankit.nets", ("mlp", "dcgan", "sngan", "biggan", "r3gan")
 )
 OBJECTIVES: Registry[Objective] = Registry(
     "objective", "gankit.objectives", ("minimax", "nonsaturating", "wasserstein", "wgan-gp", "hinge", "lsgan", "rpgan")
 )
 # a loader returns None for a split its dataset does not have (test, mostly)
 DATASETS: Registry[Callable[..., ImageData | None]] = Registry(
-    "dataset", "gankit.data", ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder")
+    "dataset", "gankit.data", ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder", "stacked_mnist")
 )
 # a toy target (an exact density; trained with the MLP) rather than images: DataConfig.is_toy reads this
 TARGETS: Registry[Callable[..., GaussianMixture]] = Registry(

@@ -7,6 +7,7 @@ standard as the features it was given.
 from .fid import frechet_distance, gaussian_stats
 from .inception_score import inception_score
 from .kid import kernel_distance, polynomial_mmd2
+from .modes import mode_coverage
 from .prdc import density_coverage, precision_recall
 from .toy import grid_jsd, mode_stats
 
@@ -20,4 +21,5 @@ __all__ = [
     "density_coverage",
     "grid_jsd",
     "mode_stats",
+    "mode_coverage",
 ]

@@ -12,6 +12,7 @@ from ..registry import NETS
 from .biggan import BigGANDiscriminator, BigGANGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .r3gan import R3GANDiscriminator, R3GANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "SNGANDiscriminator",
     "BigGANGenerator",
     "BigGANDiscriminator",
+    "R3GANGenerator",
+    "R3GANDiscriminator",
 ]
 
 # NETS is gankit.registry's, which declares these names so that a config is checked without torch
@@ -72,6 +75,16 @@ def _biggan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[n
     )
     D = BigGANDiscriminator(c, h, model.d_hidden, num_classes, attention=model.attention, sn=True)
     return G, D
+
+
+@NETS.register("r3gan")
+def _r3gan(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    c, h, w = data_shape
+    if h != w or h not in (28, 32, 64):
+        raise ValueError(f"the R3GAN nets are for 28, 32 or 64 pixel square images, got {h}×{w} (set data.resolution)")
+    return R3GANGenerator(model.z_dim, c, h, model.g_hidden, num_classes), R3GANDiscriminator(
+        c, h, model.d_hidden, num_classes
+    )
 
 
 def build_nets(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
