@@ -253,3 +253,19 @@ def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     if torch.cuda.is_available():
         set_rng_state(state)
         assert torch.equal(torch.cuda.get_rng_state(), state["cuda"])
+
+
+def test_a_checkpoint_from_before_a_config_field_existed_reads_it_as_its_default(tmp_path):
+    """A field added to gankit later (here objective.r2_gamma) is absent from an older checkpoint's
+    config: it is read as its default, so the run still samples and resumes; a config that sets it to
+    something else is still refused, in one line."""
+    from gankit.checkpoint import check_compatible
+    from gankit.config import load_config
+
+    cfg = load_config("ring8").model_dump(mode="json")
+    old = {**cfg, "objective": {k: v for k, v in cfg["objective"].items() if k != "r2_gamma"}}
+    state = {"config": old, "data_shape": [2], "num_classes": 0}
+    check_compatible(state, cfg, (2,), 0, tmp_path / "last.pt")
+    changed = {**cfg, "objective": {**cfg["objective"], "r2_gamma": 1.0}}
+    with pytest.raises(GankitError, match=r"another config \(objective.r2_gamma differ\)"):
+        check_compatible(state, changed, (2,), 0, tmp_path / "last.pt")

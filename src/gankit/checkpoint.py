@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .config import Config
 from .errors import GankitError, refusal
 from .files import fsync_dir, write_atomic
 
@@ -224,10 +225,15 @@ def check_compatible(
     :func:`gankit.data.fingerprint`; None for toy targets, whose config says it all) the images
     themselves. ``use``: what the line tells the user to do with its own config.yaml."""
     saved = state["config"]
+    # a field added to gankit after the checkpoint was written reads as its default there: the run
+    # behaved as the default says (a checkpoint from before objective.r2_gamma had no R2)
+    defaults = Config().model_dump(mode="json")
     bad = [
         k
         for sec in ("data", "model", "objective")
-        for k in _diff({sec: saved.get(sec) if isinstance(saved.get(sec), dict) else {}}, {sec: cfg[sec]})
+        for k in _diff(
+            {sec: {**defaults[sec], **saved[sec]} if isinstance(saved.get(sec), dict) else {}}, {sec: cfg[sec]}
+        )
     ]
     if bad:
         raise GankitError(
