@@ -27,8 +27,9 @@ def _net():
 
 
 def test_ema_update_is_averaged_models_update_value_for_value():
-    """Parameters, spectral-norm vectors and batch-norm statistics (float and integer) all match
-    AveragedModel's EMA after each of several updates, the first being a copy."""
+    """Parameters and batch-norm statistics (float and integer) match AveragedModel's EMA after each of
+    several updates, the first being a copy; spectral norm's u and v are G's own (copied, not averaged:
+    see gankit.ema.ema_update)."""
     model = _net()
     ref = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
     ours = AveragedModel(model, use_buffers=True)
@@ -40,8 +41,11 @@ def test_ema_update_is_averaged_models_update_value_for_value():
         ref.update_parameters(model)
         weight = 1 - 0.9 if i % 2 else torch.tensor(1 - 0.9)  # a Python number, or a tensor as the loop fills
         ema_update(ours.module, model, weight, ours.n_averaged, first=i == 0)
-        a, b = ref.module.state_dict(), ours.module.state_dict()
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        a, b, g = ref.module.state_dict(), ours.module.state_dict(), model.state_dict()
+        sn = {k for k in a if k.endswith(("._u", "._v"))}
+        assert a.keys() == b.keys() and len(sn) == 2
+        assert all(torch.equal(a[k], b[k]) for k in a if k not in sn)
+        assert all(torch.equal(b[k], g[k]) for k in sn)
         assert int(ours.n_averaged) == int(ref.n_averaged) == i + 1
     assert not torch.equal(ours.module[2].weight, model[2].weight)  # it is an average, not a copy
 

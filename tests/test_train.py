@@ -166,7 +166,7 @@ def test_image_nets_reject_toy_data_and_vice_versa():
 
     with pytest.raises(GankitError, match="needs an image dataset"):
         load_config("ring8", overrides=["model.name=dcgan"])
-    with pytest.raises(GankitError, match="use model.name=dcgan or sngan"):
+    with pytest.raises(GankitError, match="use model.name=dcgan, sngan, biggan or r3gan"):
         load_config("digits", overrides=["model.name=mlp"])
     with pytest.raises(GankitError, match="SNGAN ResNets are for 32×32"):
         train(load_config("digits", overrides=["model.name=sngan", *QUIET]))
