@@ -36,6 +36,8 @@ SLOW = {
     "test_benchmarks.py": {
         "test_fast_vs_eager_smoke_compares_both_paths",  # 21 s
         "test_throughput_smoke_prints_a_full_table",  # 12 s
+        "test_stacked_ablation_smoke_prints_the_four_objectives",  # 100 s (two classifiers on a fresh cache)
+        "test_ada_digits_smoke_prints_the_three_variants",  # 38 s
         # test_profile_step_smoke_names_the_costly_ops (7 s): the file's one test in the quick subset
     },
     "test_cli.py": {

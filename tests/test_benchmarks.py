@@ -110,3 +110,35 @@ def test_ada_digits_smoke_prints_the_three_variants(tmp_path):
     ]
     assert [r[0].split()[0] for r in rows] == ["DiffAugment", "ADA", "none"]
     assert float(rows[0][2]) > 0 and 0 <= float(rows[1][3]) <= 1 and rows[0][3] == "-"
+
+
+def _write_idx(path, array):
+    """An IDX file (MNIST's format): magic 0 0 8 ndim, the dims as big-endian int32, the bytes."""
+    import numpy as np
+
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes())
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def test_stacked_ablation_smoke_prints_the_four_objectives(tmp_path):
+    """On a tiny stand-in MNIST (random 28×28 digits): 2 steps of each variant, modes on 20 samples."""
+    import numpy as np
+
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("t10k", 30)):
+        _write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+    args = ["--root", str(tmp_path / "data"), "--steps", "2", "--seeds", "1", "--samples", "20", "--width", "8"]
+    out = _run("stacked_ablation.py", *args, "--out", str(tmp_path / "runs"))
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    ]
+    assert [r[0] for r in rows] == ["non-saturating", "non-saturating + R1", "RpGAN + R1", "RpGAN + R1 + R2"]
+    for r in rows:
+        modes, floor = r[1].split(" (")
+        assert 1 <= int(modes) <= 20 and 1 <= int(floor.rstrip(")")) <= 30  # at most one mode a sample
