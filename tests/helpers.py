@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+
+
+def write_idx(path, array) -> None:
+    """An IDX file (MNIST's format): magic (0, 0, dtype 0x08 = ubyte, number of dims), the dims as
+    big-endian int32, the bytes."""
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, array.ndim]))
+        f.write(np.array(array.shape, dtype=">i4").tobytes())
+        f.write(array.astype(np.uint8).tobytes())
 
 
 def adam_step_bound(beta1: float, beta2: float, t: int) -> float:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,15 +113,6 @@ def test_ada_digits_smoke_prints_the_three_variants(tmp_path):
     assert float(rows[0][2]) > 0 and 0 <= float(rows[1][3]) <= 1 and rows[0][3] == "-"
 
 
-def _write_idx(path, array):
-    """An IDX file (MNIST's format): magic 0 0 8 ndim, the dims as big-endian int32, the bytes."""
-    import numpy as np
-
-    with open(path, "wb") as f:
-        f.write(bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes())
-        f.write(array.astype(np.uint8).tobytes())
-
-
 def test_stacked_ablation_smoke_prints_the_four_objectives(tmp_path):
     """On a tiny stand-in MNIST (random 28×28 digits): 2 steps of each variant, modes on 20 samples."""
     import numpy as np
@@ -129,8 +121,8 @@ def test_stacked_ablation_smoke_prints_the_four_objectives(tmp_path):
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for split, n in (("train", 60), ("t10k", 30)):
-        _write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
     args = ["--root", str(tmp_path / "data"), "--steps", "2", "--seeds", "1", "--samples", "20", "--width", "8"]
     out = _run("stacked_ablation.py", *args, "--out", str(tmp_path / "runs"))
     rows = [

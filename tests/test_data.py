@@ -12,6 +12,7 @@ from PIL import Image
 
 from gankit.data import DATASETS, fingerprint, load_dataset, resize_uint8, to_model_range, to_uint8
 from gankit.errors import GankitError
+from helpers import write_idx
 
 
 def test_digits_are_the_real_sklearn_digits():
@@ -35,22 +36,14 @@ def write_png(img, path):
     Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a).save(path)
 
 
-def _write_idx(path, array):
-    # IDX: magic (0, 0, dtype 0x08 = ubyte, number of dims), the dims as big-endian int32, the bytes.
-    with open(path, "wb") as f:
-        f.write(bytes([0, 0, 8, array.ndim]))
-        f.write(np.array(array.shape, dtype=">i4").tobytes())
-        f.write(array.astype(np.uint8).tobytes())
-
-
 def test_mnist_reads_idx_files_from_root(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     imgs, labels = rng.integers(0, 256, (5, 28, 28)), np.array([3, 1, 4, 1, 5])
     for split in ("train", "t10k"):
-        _write_idx(raw / f"{split}-images-idx3-ubyte", imgs)
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+        write_idx(raw / f"{split}-images-idx3-ubyte", imgs)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
     d = load_dataset("mnist", root=str(tmp_path))
     assert d.images.shape == (5, 1, 28, 28)
     assert torch.equal(d.images[:, 0], torch.as_tensor(imgs, dtype=torch.uint8))
@@ -287,8 +280,8 @@ def _idx_root(tmp_path, name, replace: dict[str, bytes] | None = None):
     raw.mkdir(parents=True)
     imgs = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
     for split in ("train", "t10k"):
-        _write_idx(raw / f"{split}-images-idx3-ubyte", imgs)
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", np.array([3, 1, 4, 1, 5]))
+        write_idx(raw / f"{split}-images-idx3-ubyte", imgs)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.array([3, 1, 4, 1, 5]))
     for fname, data in (replace or {}).items():
         (raw / fname).write_bytes(data)
     return imgs

@@ -46,11 +46,12 @@ def ema_update(ema: nn.Module, model: nn.Module, weight: Tensor | float, count: 
     # spectral norm's power-iteration vectors (parametrizations' u and v buffers) are copied, not averaged:
     # an average of unit vectors is shorter than 1, so σ = uᵀWv would be underestimated and the EMA copy's
     # weights W/σ blown up (a BigGAN G_ema at FID 51 where its raw G had 4.2)
-    copied = [(a, w) for (n, a), w in zip(ema.named_buffers(), model.buffers()) if _power_iteration_state(n)]
-    averaged = [(a, w) for (n, a), w in zip(ema.named_buffers(), model.buffers()) if not _power_iteration_state(n)]
-    pairs = list(zip(ema.parameters(), model.parameters())) + averaged
-    for a, w in copied:
-        a.copy_(w)
+    pairs: list[tuple[Tensor, Tensor]] = list(zip(ema.parameters(), model.parameters()))
+    for (name, a), w in zip(ema.named_buffers(), model.buffers()):
+        if _power_iteration_state(name):
+            a.copy_(w)
+        else:
+            pairs.append((a, w))
     if first:
         for a, w in pairs:
             a.copy_(w)

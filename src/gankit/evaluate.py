@@ -186,6 +186,7 @@ IMAGE_METRICS = {
 }
 #: StackedMNIST's mode metrics (data.name stacked_mnist), measured beside the image metrics.
 MODE_METRICS = {"modes": "higher", "kl_uniform": "lower"}
+_BETTER = {**IMAGE_METRICS, **MODE_METRICS}  # which way is better, for every metric an image record holds
 REF_SUBSET = 10000  # reference points kept for KID and the k-NN metrics (FID's μ, Σ use all of them)
 
 
@@ -276,7 +277,7 @@ def image_record(ev: "ImageEvaluator", vals: dict[str, float], n: int, step: int
             k: {
                 "value": json_number(v),
                 "floor": json_number(ev.floor_of(k)),
-                "better": {**IMAGE_METRICS, **MODE_METRICS}[k],
+                "better": _BETTER[k],
             }
             for k, v in vals.items()
         },

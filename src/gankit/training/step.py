@@ -177,18 +177,18 @@ def d_update(p: StepParts, last: bool, penalties: dict[str, list[Tensor]]) -> DR
     """
     keep = p.reuse_fake and last
     p.opt_d.zero_grad(set_to_none=True)
-    total = None
+    losses = []
     for _ in range(p.accumulate):
         loss_d, seen = _d_micro(p, keep, penalties)
         (loss_d / p.accumulate).backward()
-        total = loss_d.detach() if total is None else total + loss_d.detach()
+        losses.append(loss_d.detach())
     p.opt_d.step()
     if p.clip is not None:
         with torch.no_grad():
             for w in p.D.parameters():
                 w.clamp_(-p.clip, p.clip)
-    assert total is not None  # accumulate ≥ 1
-    seen.loss_d = total / p.accumulate if p.accumulate > 1 else seen.loss_d
+    if p.accumulate > 1:  # the mean over the micro-batches; one micro-batch's loss as it is
+        seen.loss_d = torch.stack(losses).mean()
     return seen
 
 
@@ -218,16 +218,16 @@ def g_update(p: StepParts, d: DResult) -> Tensor:
     """
     p.D.requires_grad_(False)  # gradients flow through D to G, D's own are not needed
     p.opt_g.zero_grad(set_to_none=True)
-    total = torch.zeros((), device=d.real_logits.device)
+    losses = []
     for _ in range(p.accumulate):
         loss_g = _g_micro(p, d)
         (loss_g / p.accumulate).backward()
-        total = total + loss_g.detach()
+        losses.append(loss_g.detach())
     if p.ortho_reg > 0:  # β·Σ‖WWᵀ ⊙ (1 − I)‖²_F over G's weights, the shared class embedding aside
         (p.ortho_reg * ortho_reg(p.G, exclude=("shared",))).backward()
     p.opt_g.step()
     p.D.requires_grad_(True)
-    return total / p.accumulate
+    return torch.stack(losses).mean()
 
 
 def step_statistics(objective: Objective, d: DResult, loss_g: Tensor) -> dict[str, Tensor]:
