@@ -42,6 +42,9 @@ SLOW = {
     },
     "test_cli.py": {
         "test_default_train_is_digits_with_image_grids",  # 21 s
+        "test_a_plugin_network_is_usable_by_every_command_with_import",  # 30 s (subprocesses; eval's classifier)
+        "test_sample_takes_a_checkpoint_file_in_place_of_the_run",  # 4 s
+        "test_resume_says_where_it_resumes_from",  # 3 s
         "test_a_run_writes_its_final_metrics_for_its_report",  # 13 s
         "test_without_a_terminal_training_prints_plain_progress_lines",  # 11 s
         "test_eval_reports_every_metric_with_its_floor_and_feature_network",  # 10 s
@@ -52,6 +55,25 @@ SLOW = {
         # metrics: trains the classifier on a fresh cache), 48 s in the quick subset when nothing above runs
         "test_sample_images",
         "test_eval_errors_are_one_line",
+    },
+    "test_api.py": {
+        "test_own_networks_on_a_tensordataset_train_load_sample_and_resume_exactly",  # 3 s
+        "test_a_dataset_of_pairs_gives_labels_and_a_preset_network",  # 2 s
+    },
+    "test_docs.py": {
+        "test_own_networks_guide_runs",  # 10 s
+        "test_own_images_guide_runs",  # 8 s (a streamed folder: a worker process)
+    },
+    "test_export.py": {
+        "test_an_export_gives_what_the_generator_gives",  # 3-4 s a case (ONNX export)
+    },
+    "test_loggers.py": {
+        "test_rows_carry_learning_rates_and_times_and_tensorboard_the_sample_grids",  # 5 s
+        "test_wandb_offline_receives_the_rows_and_samples_and_a_resume_continues_its_run",  # 3 s
+        "test_mlflow_file_store_receives_rows_params_and_samples_and_a_resume_continues_its_run",  # 2 s
+    },
+    "test_sources.py": {
+        "test_a_streamed_folder_trains_and_resumes_bit_identically",  # 5 s (worker processes)
     },
     "test_config.py": {
         "test_deep_nesting_is_one_line",  # 3 s

@@ -40,7 +40,8 @@ def run(args, capsys):
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "ring8"
     with pytest.raises(SystemExit) as e:
-        main(["train", "--preset", "ring8", *FAST, "--out", str(out)])
+        # two checkpoints kept: a step checkpoint beside last.pt for the commands that take one
+        main(["train", "--preset", "ring8", *FAST, "--set", "train.keep_checkpoints=2", "--out", str(out)])
     assert e.value.code == 0
     return out
 
@@ -386,7 +387,7 @@ def test_help_presets_and_dry_runs_do_not_import_torch(tmp_path):
     """Commands that only read configs answer in a fraction of a second: torch (seconds to import) waits
     for the commands that train or sample. Every preset is validated, network and dataset names included."""
     assert "Usage: gankit" in "\n".join(cli_without_torch([["--help"]], tmp_path))
-    assert cli_without_torch([["presets"]], tmp_path) == shipped_presets()
+    assert [line.split()[0] for line in cli_without_torch([["presets"]], tmp_path)] == shipped_presets()
     out = cli_without_torch([["train", "--dry-run", "--preset", p] for p in shipped_presets()], tmp_path)
     assert sum(line.startswith("data:") for line in out) == len(shipped_presets())
     assert not (tmp_path / "runs").exists()
@@ -397,3 +398,171 @@ def test_version_is_the_packages(capsys):
 
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and out.strip() == f"gankit, version {gankit.__version__}"
+
+
+def test_version_also_answers_to_dash_capital_v(capsys):
+    code, out, _ = run(["-V"], capsys)
+    assert code == 0 and out == run(["--version"], capsys)[1]
+
+
+def test_presets_say_in_one_line_what_each_trains(capsys):
+    code, out, _ = run(["presets"], capsys)
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert code == 0 and sorted(lines) == shipped_presets()
+    assert all(10 < len(d) <= 102 and "\n" not in d for d in lines.values())
+    assert lines["ring8"] == "8 modes on a circle of radius 2, σ = 0.02 (the VEEGAN/PacGAN benchmark)"
+    assert lines["mnist-dcgan"].startswith("DCGAN (Radford et al. 2016) on MNIST")  # "al." ends no sentence
+
+
+def test_sample_takes_a_checkpoint_file_in_place_of_the_run(run_dir, tmp_path, capsys):
+    ckpts = run_dir / "checkpoints"
+    drawn = {}
+    for name, source in (("run", run_dir), ("last", ckpts / "last.pt"), ("step2", ckpts / "step_000002.pt")):
+        out = tmp_path / f"{name}.npy"
+        code, _, err = run(["sample", str(source), "--n", "20", "--seed", "5", "--out", str(out)], capsys)
+        assert code == 0, err
+        drawn[name] = np.load(out)
+    assert np.array_equal(drawn["run"], drawn["last"])
+    assert not np.array_equal(drawn["run"], drawn["step2"])  # step 2's G, not the last one
+    code, _, err = run(["sample", str(ckpts / "step_000003.pt"), "--out", str(tmp_path / "x.npy")], capsys)
+    assert code == 2 and "checkpoint not found" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "loose.pt").write_bytes((ckpts / "last.pt").read_bytes())
+    code, _, err = run(["sample", str(tmp_path / "loose.pt"), "--out", str(tmp_path / "x.npy")], capsys)
+    assert code == 2 and "RUN/checkpoints/NAME.pt beside RUN/config.yaml" in err and len(err.strip().splitlines()) == 1
+
+
+def _runs_table(folder, capsys):
+    code, out, err = run(["runs", str(folder)], capsys)
+    assert code == 0 and not err, err
+    head, *rows = out.splitlines()
+    assert head.split()[:2] == ["run", "preset"]
+    return {row.split()[0]: row for row in rows}
+
+
+def test_runs_lists_finished_stopped_running_and_broken_runs(run_dir, tmp_path, capsys):
+    import re
+    import shutil
+
+    from gankit.files import RunLock
+
+    folder = tmp_path / "runs"
+    shutil.copytree(run_dir, folder / "done")
+    shutil.copytree(run_dir, folder / "longer")  # its config now asks for more steps than were run
+    cfg = folder / "longer" / "config.yaml"
+    cfg.write_text(re.sub(r"^  steps: 4$", "  steps: 10", cfg.read_text(), flags=re.M))
+    with open(folder / "longer" / "metrics.jsonl", "a") as f:  # the wall time as training records it
+        f.write(json.dumps({"step": 4, "time/wall_s": 3725.0}) + "\n")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "config.yaml").write_text("train: {steps: [}\n")
+    (folder / "unstarted" / "checkpoints").mkdir(parents=True)
+    shutil.copy(run_dir / "config.yaml", folder / "unstarted")
+    (folder / "theory").mkdir()  # no run: left out
+    (folder / "theory" / "claims.json").write_text("[]")
+    (folder / "notes.txt").write_text("")
+    rows = _runs_table(folder, capsys)
+    assert sorted(rows) == ["broken", "done", "longer", "unstarted"]
+    done = rows["done"].split()
+    assert done[1:4] == ["ring8", "4/4", "finished"] and "modes" in rows["done"] and "jsd" in rows["done"]
+    assert re.search(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b", rows["done"]) and re.search(r"\b\d+m\d\ds$", rows["done"])
+    assert rows["longer"].split()[2:4] == ["4/10", "stopped"] and rows["longer"].endswith(" 1h02m")
+    assert "broken (unreadable config.yaml)" in rows["broken"]
+    assert rows["unstarted"].split()[2:5] == ["–/4", "no", "checkpoint"]
+    with RunLock(folder / "longer"):  # as a training or resuming process holds it
+        assert _runs_table(folder, capsys)["longer"].split()[3] == "running"
+    assert list(_runs_table(folder / "done", capsys)) == ["done"]  # a run directory lists itself
+
+
+def test_runs_of_an_empty_or_missing_folder(tmp_path, capsys):
+    code, out, _ = run(["runs", str(tmp_path)], capsys)
+    assert code == 0 and out.strip() == f"no runs in {tmp_path}"
+    code, _, err = run(["runs", str(tmp_path / "none")], capsys)
+    assert code == 2 and "folder not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_says_where_it_resumes_from(run_dir, tmp_path, capsys):
+    import shutil
+
+    from gankit.runs import resume_point
+
+    assert resume_point(run_dir) == (run_dir / "checkpoints" / "last.pt", 4)  # last.pt's hard link names it
+    r = tmp_path / "r"
+    shutil.copytree(run_dir, r)  # a copy holds no hard links: the newest step file then names it
+    code, _, err = run(["resume", str(r), "--steps", "5"], capsys)
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[0] == f"gankit: resuming {r} from {r / 'checkpoints' / 'last.pt'} (step 4) to step 5"
+    assert read_jsonl(r / "metrics.jsonl")[-1]["step"] == 5
+    code, _, err = run(["resume", str(r)], capsys)  # finished: no line on where, only why not
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "already finished 5 steps" in err
+
+
+PLUGIN = """
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.registry import NETS
+
+
+@NETS.register("tiny")
+def tiny(model, data_shape, num_classes=0):
+    c, h, w = data_shape
+    G = DCGANGenerator(model.z_dim, c, h, model.g_hidden, num_classes, True)
+    return G, DCGANDiscriminator(c, h, model.d_hidden, num_classes, False, True)
+"""
+
+PLUGIN_SESSION = """
+import sys
+from gankit.cli import main
+
+def gankit(*args):
+    try:
+        main(list(args))
+    except SystemExit as e:
+        print("exit", e.code, flush=True)
+
+gankit("sample", "r", "--out", "x.npy")  # the run needs its plugin: one line, before it is imported
+for cmd in (
+    ["sample", "r", "--out", "x.npy"],
+    ["eval", "r", "--features", "classifier", "--n", "100", "--json"],
+    ["export", "r", "--format", "safetensors"],
+    ["resume", "r", "--steps", "4"],
+    ["report", "r"],
+    ["runs", "."],
+):
+    gankit(*cmd, "--import", "myplugin")
+"""
+
+
+def test_a_plugin_network_is_usable_by_every_command_with_import(tmp_path):
+    """--import makes a plugin's network usable by train, sample, eval, export, resume, report and runs;
+    the run records the module, and without --import a command names the flag it needs (never importing it)."""
+    import subprocess
+
+    (tmp_path / "myplugin.py").write_text(PLUGIN)
+    train_args = [
+        "train", "--import", "myplugin", "--out", "r", "--set", "model.name=tiny", "--set", "train.steps=3",
+        "--set", "model.g_hidden=8", "--set", "model.d_hidden=8", "--set", "train.eval_features=none",
+        "--set", "train.sample_every=0",
+    ]  # fmt: skip
+    script = "from gankit.cli import main\nimport sys\nmain(sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", script, *train_args], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "myplugin" in (tmp_path / "r" / "config.yaml").read_text()
+    out = subprocess.run([sys.executable, "-c", PLUGIN_SESSION], cwd=tmp_path, capture_output=True, text=True)
+    exits = [line for line in out.stdout.splitlines() if line.startswith("exit")]
+    assert exits == ["exit 2"] + ["exit 0"] * 6, (out.stdout, out.stderr)
+    first = out.stderr.splitlines()[0]
+    assert first.startswith("gankit: error: config model.name: unknown network 'tiny'") and first.endswith(
+        "this run was trained with --import myplugin: pass it to open the run"
+    )
+    assert (tmp_path / "x.npy").is_file() and (tmp_path / "r" / "export" / "generator.safetensors").is_file()
+
+
+def test_a_plugin_that_fails_to_import_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('no luck')\n")
+    code, _, err = run(["train", "--import", "broken_plugin", "--dry-run"], capsys)
+    assert (
+        code == 2
+        and err.strip() == "gankit: error: --import broken_plugin: importing it failed (RuntimeError: no luck)"
+    )
+    code, _, err = run(["sample", "--import", "no_such_module_x", "r", "--out", "x.npy"], capsys)
+    assert code == 2 and "ModuleNotFoundError" in err and len(err.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ LOWER = [
     "progress",
     "config",
     "data",
+    "sources",
     "augment",
     "ada",
     "distributions",
@@ -30,6 +31,7 @@ LOWER = [
     "generate",
     "ema",
     "stats",
+    "loggers",
     "checkpoint",
     "fast",
     "distributed",
@@ -38,7 +40,7 @@ LOWER = [
     "figures",
     "build",
 ]
-UPPER = {"training", "cli", "runs", "theory", "report"}
+UPPER = {"training", "cli", "runs", "export", "api", "theory", "report"}
 
 
 def _modules():

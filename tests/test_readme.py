@@ -2,15 +2,17 @@ import re
 from pathlib import Path
 
 
-def test_python_api_example_runs():
-    """The README's Python API block, with fewer steps."""
+def test_python_api_example_runs(tmp_path, monkeypatch):
+    """The README's Python API block, with fewer steps, in a temporary folder."""
+    monkeypatch.chdir(tmp_path)
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = re.search(r"## Python API\s+```python\n(.*?)```", readme, re.S).group(1)
     assert "train.steps=500" in block
     scope: dict = {}
     exec(block.replace("train.steps=500", "train.steps=2"), scope)
     assert tuple(scope["images"].shape) == (16, 1, 16, 16)
-    assert scope["images"].abs().max() <= 1
+    assert scope["images"].abs().max() <= 1 and scope["run"].step == 2
+    assert (tmp_path / "runs" / "api" / "checkpoints" / "last.pt").is_file()
 
 
 def test_driven_run_example_runs(tmp_path, monkeypatch):

@@ -98,6 +98,6 @@ def test_config_accepts_names_that_plugins_register_without_importing_torch():
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [
-        "config model.name: unknown network 'yours'; valid: biggan, dcgan, mine, mlp, r3gan, sngan",
+        "config model.name: unknown network 'yours'; valid: biggan, custom, dcgan, mine, mlp, r3gan, sngan",
         "False",
     ]

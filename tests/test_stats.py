@@ -1,6 +1,7 @@
-"""Statistics (gankit.stats): reported values averaged per name and flushed as one JSON object a line;
-per-step sums on the device; metrics.jsonl read tolerantly after a kill, cut back on resume, never written
-through a planted link."""
+"""Statistics (gankit.stats): reported values averaged per name and flushed as one JSON object a line, with
+given values (learning rates) and time columns (wall time continued by a resume, throughput); images to
+TensorBoard; rows and images to sinks (the trackers); per-step sums on the device; metrics.jsonl read
+tolerantly after a kill, cut back on resume, never written through a planted link."""
 
 import json
 import math
@@ -164,3 +165,117 @@ def test_a_name_reported_as_tensors_and_floats_averages_them_all(tmp_path):
         stats.report("y", torch.tensor(3.0))
         row = c.flush(1)
     assert row == {"x": pytest.approx(7.0 / 3.0), "y": pytest.approx(2.0)}
+
+
+# --- the columns every training row carries: given values (learning rates) and times --------------------------
+
+
+def test_given_values_and_time_columns_join_a_row_and_make_none_alone(tmp_path):
+    with Collector(tmp_path, images_per_step=64) as c:
+        assert c.flush(1, given={"lr/g": 1e-4}) == {}  # nothing reported: no row, whatever is given
+        report("loss/d", 1.0)
+        first = c.flush(2, given={"lr/g": 1e-4, "lr/d": 2e-4})
+        report("loss/d", 2.0)
+        second = c.flush(5, reduce=lambda t: t * 10, given={"lr/g": 3e-5})  # given values are not reduced
+    assert list(first) == ["loss/d", "lr/g", "lr/d", "time/wall_s", "time/img_per_s"]
+    assert second["loss/d"] == 20.0 and second["lr/g"] == 3e-5
+    assert 0 < first["time/wall_s"] < second["time/wall_s"]
+    # throughput: the images of the steps since the last row over the seconds since it (the same clock)
+    assert second["time/img_per_s"] == pytest.approx(3 * 64 / (second["time/wall_s"] - first["time/wall_s"]))
+    assert read_jsonl(tmp_path / "metrics.jsonl") == [{"step": 2, **first}, {"step": 5, **second}]
+    with Collector(None) as c:  # without images_per_step (a collector outside training): no time columns
+        report("x", 1.0)
+        assert c.flush(1) == {"x": 1.0}
+
+
+def test_a_resumed_collector_continues_the_wall_time_of_the_last_row(tmp_path):
+    rows = [{"step": 4, "loss/d": 1.0, "time/wall_s": 50.0}, {"step": 8, "loss/d": 1.0, "time/wall_s": 100.0}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with Collector(tmp_path, start_step=8, images_per_step=10) as c:
+        report("loss/d", 1.0)
+        row = c.flush(10)
+    assert 100.0 < row["time/wall_s"] < 160.0
+    assert row["time/img_per_s"] == pytest.approx(2 * 10 / (row["time/wall_s"] - 100.0))
+    with Collector(tmp_path, start_step=0, images_per_step=10) as c:  # a new run starts at 0 whatever is there
+        report("loss/d", 1.0)
+        assert c.flush(1)["time/wall_s"] < 60.0
+
+
+def test_last_value_reads_the_tail_and_skips_what_is_not_a_number(tmp_path):
+    from gankit.stats import last_value
+
+    path = tmp_path / "metrics.jsonl"
+    assert last_value(path, "time/wall_s") == 0.0  # no file
+    lines = [{"step": 1, "t": 3.5}, {"step": 2, "t": "nan"}, {"step": 3, "t": True}, {"step": 4}, [1]]
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in lines) + b'{"step": 5, "t": 9')
+    assert last_value(path, "t") == 3.5  # the torn line, the text, the bool and the row without it are skipped
+    path.write_text("".join(json.dumps({"step": s, "t": float(s)}) + "\n" for s in range(1, 2000)))
+    assert last_value(path, "t", tail=100) == 1999.0  # only the tail is read
+    path.write_text(json.dumps({"step": 1, "t": 7.0}) + "\n" + "x" * 200 + "\n")
+    assert last_value(path, "t", tail=100) == 0.0  # not within the tail: a clock that starts again
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(path)
+    assert last_value(link, "t") == 0.0  # a planted link is not read
+
+
+# --- images and sinks --------------------------------------------------------------------------------------
+
+
+class _Sink:
+    def __init__(self):
+        self.rows, self.images, self.closed = [], [], []
+
+    def log(self, row, step):
+        self.rows.append((step, dict(row)))
+
+    def image(self, tag, path, step):
+        self.images.append((tag, path.name, step))
+
+    def close(self, failed=False):
+        self.closed.append(failed)
+
+
+def test_images_go_to_tensorboard_and_rows_and_images_to_the_sinks(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "grid.png")
+    Image.fromarray(np.dstack([pixels, np.full((12, 20), 255, np.uint8)])).save(tmp_path / "rgba.png")
+    sink = _Sink()
+    with Collector(tmp_path, tensorboard=True, sinks=[sink]) as c:
+        report("loss/d", 0.5)
+        c.flush(3)
+        c.image("samples", tmp_path / "grid.png", 3)
+        c.image("samples", tmp_path / "rgba.png", 6)  # a matplotlib figure's RGBA: sent as RGB
+    assert sink.rows == [(3, {"loss/d": 0.5})] and sink.closed == [False]
+    assert sink.images == [("samples", "grid.png", 3), ("samples", "rgba.png", 6)]
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    shown = events.Images("samples")
+    assert [(e.step, e.width, e.height) for e in shown] == [(3, 20, 12), (6, 20, 12)]
+    for e in shown:  # the pixels themselves, losslessly
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB")), pixels)
+
+
+def test_sinks_end_as_failed_when_an_exception_ends_the_collector(tmp_path):
+    sink = _Sink()
+    with pytest.raises(RuntimeError):
+        with Collector(None, sinks=[sink]):
+            raise RuntimeError("diverged")
+    assert sink.closed == [True]
+    sink = _Sink()
+    c = Collector(None, sinks=[sink])
+    try:
+        raise ValueError("out of memory")
+    except ValueError:
+        c.close()  # closed while an exception is handled (a session's clean-up): failed
+    assert sink.closed == [True]
+    (tmp_path / "metrics.jsonl").symlink_to(tmp_path / "elsewhere")
+    sink = _Sink()
+    with pytest.raises(OSError):
+        Collector(tmp_path, sinks=[sink])  # the collector cannot open: the sinks given are ended
+    assert sink.closed == [True]

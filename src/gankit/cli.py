@@ -19,9 +19,36 @@ DEFAULT_PRESET = "digits"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gankit")
+@click.version_option(__version__, "-V", "--version", prog_name="gankit")
 def cli() -> None:
     """gankit: generative adversarial networks whose theory you can check."""
+
+
+def _import_plugins(ctx: click.Context, param: click.Parameter, modules: tuple[str, ...]) -> tuple[str, ...]:
+    """--import MODULE, imported as soon as it is parsed (before any name it registers is looked up)."""
+    from .registry import import_plugin
+
+    for m in modules:
+        import_plugin(m)
+    ctx.meta.setdefault("gankit.plugins", []).extend(modules)
+    return modules
+
+
+plugins_option = click.option(
+    "--import",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    is_eager=True,
+    expose_value=False,
+    callback=_import_plugins,
+    help="Import a module of yours that registers networks, datasets or objectives (repeatable).",
+)
+
+
+def _plugins() -> list[str]:
+    """The --import modules of this command."""
+    return list(click.get_current_context().meta.get("gankit.plugins", []))
 
 
 def _new_run_dir(out: str | None, name: str) -> Path:
@@ -49,6 +76,7 @@ def _new_run_dir(out: str | None, name: str) -> Path:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a field, e.g. train.steps=500.")
 @click.option("--out", help="Run directory (default runs/NAME, numbered if taken).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@plugins_option
 def train(preset, config_file, overrides, out, dry_run) -> None:
     """Train a GAN and write a run directory."""
     from .config import check_unique_overrides, config_yaml, load_config
@@ -57,6 +85,8 @@ def train(preset, config_file, overrides, out, dry_run) -> None:
     if preset is None and config_file is None:
         preset = DEFAULT_PRESET
     cfg = load_config(preset, config_file, list(overrides))
+    if _plugins():  # recorded in config.yaml: opening the run later says which --import it needs
+        cfg = cfg.model_copy(update={"plugins": sorted({*cfg.plugins, *_plugins()})})
     if dry_run:
         click.echo(config_yaml(cfg), nl=False)
         return
@@ -107,13 +137,17 @@ def _finish(result, run_dir: Path) -> None:
         except (GankitError, OSError, ValueError) as e:  # the run is saved; a report problem must not hide that
             _say(f"gankit: warning: no report written: {str(e).splitlines()[0] if str(e) else e}")
         if result.stopped is None:
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in result.stats.items())
+            # the losses and metrics; rates and times are in metrics.jsonl (and said by the wall time below)
+            shown = {k: v for k, v in result.stats.items() if not k.startswith(("lr/", "time/"))}
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
             t = result.config.train
             who = describe_ema(t.ema_kimg, t.ema_rampup)
             if any(k.startswith("eval/") for k in result.stats):  # every metric names its sample count
                 summary += f" (image metrics on {t.eval_samples} samples of {who}, {t.eval_features} features)"
             elif "toy/modes" in result.stats:
                 summary += f" (JSD of {who} by exact densities, mode statistics on {t.eval_samples} samples)"
+            if "time/wall_s" in result.stats:
+                summary += f"; trained for {result.stats['time/wall_s']:.0f} s"
             click.echo(f"run written to {run_dir}: {summary}")
     if result.stopped in ("SIGINT", "SIGTERM"):
         import signal
@@ -136,6 +170,7 @@ def _finish(result, run_dir: Path) -> None:
     metavar="train.KEY=VALUE",
     help="Change a train.* field, e.g. train.batch_size when the number of processes changes.",
 )
+@plugins_option
 def resume(run_dir, steps, overrides) -> None:
     """Continue an interrupted run from its last checkpoint, exactly where it stopped.
 
@@ -159,11 +194,11 @@ def resume(run_dir, steps, overrides) -> None:
     extra = [f"train.steps={steps}"] if steps is not None else []
     cfg = load_config(None, str(run / "config.yaml"), [*overrides, *extra])
     _join(cfg)
-    _finish(run_training(cfg, run, resume=True), run)
+    _finish(run_training(cfg, run, resume=True), run)  # it says where it resumes from, once the checkpoint is read
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path())
+@click.argument("run_dir", metavar="RUN_DIR|CHECKPOINT", type=click.Path())
 @click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples.")
 @click.option("--out", required=True, help="Output file: .npy (an array) or .png (a grid or plot).")
 @click.option(
@@ -186,10 +221,13 @@ def resume(run_dir, steps, overrides) -> None:
     default=None,
     help="The EMA copy of G (default, when the run keeps one) or the raw G.",
 )
+@plugins_option
 def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     """Draw samples from a trained run's generator (its EMA copy when there is one, unless --generator raw).
 
-    Toy runs: .npy float32 [N, dims] or a .png plot. Image runs: .npy uint8 [N, C, H, W] or a .png grid.
+    RUN_DIR|CHECKPOINT: a run directory (its last checkpoint) or a checkpoint file in one
+    (RUN_DIR/checkpoints/step_NNNNNN.pt). Toy runs: .npy float32 [N, dims] or a .png plot. Image runs:
+    .npy uint8 [N, C, H, W] or a .png grid.
     """
     from .runs import load_generator, write_samples
 
@@ -230,6 +268,7 @@ def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     default=None,
     help="The EMA copy of G (default, when the run keeps one) or the raw G.",
 )
+@plugins_option
 def eval_(run_dir, n, features, as_json, inception_weights, download, generator) -> None:
     """Measure a run's generator: FID, KID, IS, precision/recall, density/coverage, each with its floor.
 
@@ -286,6 +325,7 @@ def theory(out, as_json) -> None:
 @click.option(
     "--out", default=None, help="Output .html file (default RUN_DIR/report.html; several runs: FIRST_RUN/compare.html)."
 )
+@plugins_option
 def report(run_dirs, out) -> None:
     """Write one self-contained HTML page about a run (or compare several runs, or a theory folder).
 
@@ -298,12 +338,83 @@ def report(run_dirs, out) -> None:
 
 
 @cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["safetensors", "onnx", "torchscript"]),  # gankit.export.FORMATS, which imports torch
+    required=True,
+    help="safetensors (weights and what rebuilds G), onnx (dynamic batch) or torchscript (traced).",
+)
+@click.option(
+    "--out", default=None, help="Output file (default RUN_DIR/export/generator.EXT, EXT the format's suffix)."
+)
+@click.option(
+    "--generator",
+    type=click.Choice(["ema", "raw"]),
+    default=None,
+    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
+)
+@click.argument("run_dir", metavar="RUN_DIR|CHECKPOINT", type=click.Path())
+@plugins_option
+def export(run_dir, fmt, out, generator) -> None:
+    """Export a run's generator (its EMA copy when there is one) for use outside gankit.
+
+    The file maps z [B, z_dim] (and y [B], class indices, for a class-conditional run) to G's images
+    in [-1, 1] (toy runs: points). Needs `pip install 'gankit[export]'` for safetensors and onnx.
+    """
+    from .export import export_generator
+
+    click.echo(export_generator(run_dir, fmt, out, generator or "auto").describe())
+
+
+@cli.command("runs")
+@click.argument("folder", default="runs", type=click.Path())
+@plugins_option
+def runs_(folder) -> None:
+    """List the runs in FOLDER (default runs): preset, steps done, status, last metrics, start, wall time."""
+    from .runs import format_runs, summarize_runs
+
+    rows = summarize_runs(folder)
+    if not rows:
+        click.echo(f"no runs in {folder}")
+        return
+    click.echo(format_runs(rows))
+
+
+def _preset_summary(name: str, limit: int = 100) -> str:
+    """The first sentence of a preset's leading comment (the presets describe themselves at the top of
+    their YAML; ``et al.`` and ``e.g.`` end no sentence), cut when longer than ``limit`` characters at
+    the last clause boundary outside parentheses, so the line still reads as a phrase."""
+    import re
+    from importlib import resources
+
+    text = (resources.files("gankit.presets") / f"{name}.yaml").read_text(encoding="utf-8")
+    comment = ""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        part = line.lstrip("#").strip()
+        comment += part if comment.endswith("-") else f" {part}"  # "class-" + "conditional" is one word
+    first = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s", comment.strip(), maxsplit=1)[0].rstrip(".")
+    if len(first) <= limit:
+        return first
+    depth, cut = 0, 0
+    for i, c in enumerate(first[:limit]):
+        depth += (c == "(") - (c == ")")
+        if depth == 0 and first[i : i + 2] in (", ", "; ", ": ", " ("):
+            cut = i
+    return first[:cut] if cut else first[:limit].rsplit(" ", 1)[0] + " …"
+
+
+@cli.command()
 def presets() -> None:
-    """List the shipped presets."""
+    """List the shipped presets, each with a line on what it trains."""
     from .config import preset_names
 
-    for name in preset_names():
-        click.echo(name)
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        click.echo(f"{name:<{width}}  {_preset_summary(name)}".rstrip())
 
 
 def _leave() -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import reprlib
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
@@ -61,6 +63,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 MIXTURE_RANGE = 1e6  # mixture1d: |means| and stds (and 1/stds) up to this
 MIN_EVAL_SAMPLES = 10  # the k-NN metrics need more than k = 5 neighbours; IS uses 10 splits
 
@@ -87,6 +90,17 @@ class DataConfig(_Section):
     download: bool = False
     resolution: Optional[Int] = Field(None, gt=0, le=1024)  # images are resized to this; 1024 is beyond every net
     hflip: bool = False
+    # images held whole in memory (the fast path: a batch is an index into uint8 on the device), or read batch
+    # by batch through a DataLoader's worker processes (data larger than memory); auto: by the data's size
+    in_memory: Literal["auto", True, False] = "auto"
+    workers: Optional[Int] = Field(None, ge=0)  # loader processes when streaming (null: one per spare core, 1-4)
+
+    @field_validator("in_memory", mode="before")
+    @classmethod
+    def _in_memory(cls, v):
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        return v
 
     @field_validator("name")
     @classmethod
@@ -124,8 +138,9 @@ class DataConfig(_Section):
         elif given:
             raise ValueError(f"data.{given[0]} is only used by data.name=mixture1d")
         if self.is_toy:
-            image_only = [f for f in ("root", "resolution") if getattr(self, f) is not None]
+            image_only = [f for f in ("root", "resolution", "workers") if getattr(self, f) is not None]
             image_only += [f for f in ("download", "hflip") if getattr(self, f)]
+            image_only += ["in_memory"] if self.in_memory != "auto" else []
             if image_only:
                 raise ValueError(f"data.{image_only[0]} is only used by image datasets, not {self.name}")
         return self
@@ -240,6 +255,25 @@ class TrainConfig(_Section):
     eval_features: str = ""  # images: feature network of the metrics logged while training ("" = none)
     tensorboard: bool = True
     progress: bool = True
+    # experiment trackers that also receive the logged rows (see gankit.loggers): wandb, mlflow; each needs its
+    # package, which training checks before it starts
+    loggers: list[str] = Field(default_factory=list)
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _loggers(cls, v):
+        from .loggers import LOGGERS  # the valid names (gankit.loggers imports no tracker until one is used)
+
+        if v is None:
+            return []  # `--set train.loggers=` reads as null: none
+        if isinstance(v, str):  # `--set train.loggers=wandb,mlflow`
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        if not isinstance(v, list) or not all(isinstance(n, str) for n in v):
+            return v  # the type check reports it
+        for name in v:
+            if name not in LOGGERS:
+                raise ValueError(str(unknown_name("logger", name, LOGGERS)))
+        return list(dict.fromkeys(v))  # each once, in the order given
 
     @field_validator("augment", mode="before")
     @classmethod
@@ -276,10 +310,21 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     objective: ObjectiveConfig = ObjectiveConfig()
     train: TrainConfig = TrainConfig()
+    # modules the run was trained with (`gankit --import MODULE`), registering its networks, datasets or
+    # objectives: recorded so that opening the run can say which --import it needs; never imported from here
+    plugins: list[str] = []
+
+    @field_validator("plugins")
+    @classmethod
+    def _modules(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if not _MODULE_NAME.fullmatch(m)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a module name (such as mypkg.nets)")
+        return v
 
     @model_validator(mode="after")
     def _fits(self) -> "Config":
-        if self.data.is_toy and self.model.name != "mlp":
+        if self.data.is_toy and self.model.name not in ("mlp", "custom"):
             raise ValueError(f"model.name={self.model.name} needs an image dataset; toy targets use model.name=mlp")
         if not self.data.is_toy and self.model.name == "mlp":
             raise ValueError(
@@ -488,12 +533,21 @@ def _format_error(e: ValidationError) -> str:
 
 
 def build_config(data: dict) -> Config:
-    """Validate a nested dict into a :class:`Config`; the first problem is one GankitError line."""
+    """Validate a nested dict into a :class:`Config`; the first problem is one GankitError line. A config
+    whose plugins (``plugins``) are not imported says which ``--import`` its names need."""
     try:
         return Config.model_validate(data)
     except ValidationError as e:
         # a key or value may hold a line break (``--set $'a\nb=1'``): escaped, the error stays one line
-        raise GankitError(one_line(_format_error(e))) from None
+        problem = one_line(_format_error(e))
+        plugins = data.get("plugins") if isinstance(data, dict) else None
+        missing = (
+            [m for m in plugins if isinstance(m, str) and m not in sys.modules] if isinstance(plugins, list) else []
+        )
+        if missing and "unknown" in problem:
+            flags = " ".join(f"--import {m}" for m in missing)
+            raise GankitError(f"{problem}; this run was trained with {flags}: pass it to open the run") from None
+        raise GankitError(problem) from None
 
 
 def load_config(

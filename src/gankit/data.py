@@ -372,7 +372,8 @@ def load_splits(
     """
     train = load_dataset(name, root, download, resolution, "train") if train is None else train
     assert train is not None  # only a test split may be missing
-    test = load_dataset(name, root, download, resolution, "test")
+    # data given from Python under another name is not the named dataset: its test split would not be held out
+    test = load_dataset(name, root, download, resolution, "test") if train.name == name else None
     if test is not None:
         return train, test, "train split vs test split"
     perm = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(seed))

@@ -126,8 +126,8 @@ class RunLock:
 
 # What a run writes before its first checkpoint: a run stopped (killed, diverged, failed) before that
 # point holds no work, and may be started again in its folder.
-UNSTARTED_FILES = {LOCK_NAME, "config.yaml", "metrics.jsonl", "eval.json", "report.html"}
-UNSTARTED_DIRS = {"samples", "tb", "checkpoints"}
+UNSTARTED_FILES = {LOCK_NAME, "config.yaml", "metrics.jsonl", "eval.json", "report.html", "loggers.json"}
+UNSTARTED_DIRS = {"samples", "tb", "checkpoints", "wandb", "mlruns"}  # wandb, mlruns: train.loggers' local files
 
 
 def _unstarted(p: Path) -> bool:

@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from .features import FeatureNet
     from .objectives import Objective
 
-__all__ = ["Registry", "NETS", "OBJECTIVES", "DATASETS", "TARGETS", "FEATURES", "AUGMENT_POLICIES", "REGISTRIES"]
+__all__ = [
+    "import_plugin",
+    "Registry",
+    "NETS",
+    "OBJECTIVES",
+    "DATASETS",
+    "TARGETS",
+    "FEATURES",
+    "AUGMENT_POLICIES",
+    "REGISTRIES",
+]
 
 T = TypeVar("T")
 
@@ -85,9 +95,25 @@ class Registry(Generic[T]):
         return sorted({*self.builtins, *self._items})
 
 
+def import_plugin(name: str) -> None:
+    """Import the user's module ``name`` (``gankit --import``), which registers networks, datasets or
+    objectives as it is imported; from the current folder too, as ``python -m`` would. Failing is one line."""
+    import os
+
+    from .errors import GankitError
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(name)
+    except Exception as e:  # the module's own code: whatever it raises is the plugin's problem
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise GankitError(f"--import {name}: importing it failed ({type(e).__name__}: {first})") from None
+
+
 # --- gankit's registries: each module named here registers exactly these names -----------------------
 NETS: Registry[Callable[..., tuple[nn.Module, nn.Module]]] = Registry(
-    "network", "gankit.nets", ("mlp", "dcgan", "sngan", "biggan", "r3gan")
+    "network", "gankit.nets", ("mlp", "dcgan", "sngan", "biggan", "r3gan", "custom")
 )
 OBJECTIVES: Registry[Objective] = Registry(
     "objective", "gankit.objectives", ("minimax", "nonsaturating", "wasserstein", "wgan-gp", "hinge", "lsgan", "rpgan")

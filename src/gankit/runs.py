@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import numbers
+import os
 import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, NamedTuple
@@ -34,7 +36,20 @@ from .files import check_writable, write_atomic
 from .memory import human_bytes, require_bytes
 from .nets import build_nets
 
-__all__ = ["load_generator", "LoadedGenerator", "write_samples", "sample_bytes", "evaluate_run"]
+__all__ = [
+    "load_generator",
+    "load_generator_from",
+    "resolve_run",
+    "LoadedGenerator",
+    "GeneratorSource",
+    "write_samples",
+    "sample_bytes",
+    "evaluate_run",
+    "resume_point",
+    "RunSummary",
+    "summarize_runs",
+    "format_runs",
+]
 
 
 def _is_int(v, low: int) -> bool:
@@ -109,14 +124,37 @@ def _build_generator(cfg: Config, shape: tuple[int, ...], n_cls: int, weights: d
     return G
 
 
-def _load_run(run_dir: str | Path, use: str, generator: str = "auto") -> tuple[nn.Module, Config, int, int, dict]:
+def resolve_run(path: str | Path) -> tuple[Path, Path]:
+    """(run directory, checkpoint to load) for ``path``: a run directory (its ``checkpoints/last.pt``),
+    or a checkpoint file inside one (``RUN/checkpoints/step_NNNNNN.pt`` or ``last.pt``: the run
+    directory is its grandparent, which holds config.yaml). Anything else is one GankitError line."""
+    p = Path(path)
+    if p.is_dir():
+        return p, p / "checkpoints" / LAST
+    if p.is_file():
+        run = p.parent.parent
+        if not (run / "config.yaml").is_file():
+            raise GankitError(
+                f"{p} is neither a run directory nor a checkpoint in one "
+                f"(RUN/checkpoints/NAME.pt beside RUN/config.yaml; {run / 'config.yaml'} does not exist)"
+            )
+        return run, p
+    if p.suffix == ".pt":
+        raise GankitError(f"checkpoint not found: {p}")
+    raise GankitError(f"run directory not found: {p}")
+
+
+def _load_run(
+    run_dir: str | Path, use: str, generator: str = "auto", checkpoint: Path | None = None
+) -> tuple[nn.Module, Config, int, int, dict]:
     """(G in eval mode, config, number of classes, step, checkpoint state) of a run; see :func:`load_generator`.
-    ``state["generator"]`` is set to the name of the generator loaded (``G_ema`` or ``G``)."""
+    ``checkpoint``: the file to load (default ``checkpoints/last.pt``). ``state["generator"]`` is set to the
+    name of the generator loaded (``G_ema`` or ``G``)."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise GankitError(f"run directory not found: {run}")
+        raise GankitError(f"run directory not found: {run}" + (" (it is a file)" if run.is_file() else ""))
     cfg = read_config(run / "config.yaml")
-    where = run / "checkpoints" / LAST
+    where = checkpoint if checkpoint is not None else run / "checkpoints" / LAST
     state = load_checkpoint(where)  # field types and finite weights checked there
     key = _pick_generator(state, run, generator)
     shape, n_cls, step, weights = _checkpoint_fields(state, run, key)
@@ -138,14 +176,32 @@ class LoadedGenerator(NamedTuple):
     step: int  # the step of the checkpoint its weights come from
 
 
-def load_generator(run_dir: str | Path, use: str = "sample it", generator: str = "auto") -> LoadedGenerator:
+class GeneratorSource(NamedTuple):
+    """Where :func:`load_generator_from` found a generator."""
+
+    run: Path  # the run directory (holds config.yaml)
+    checkpoint: Path  # the checkpoint file loaded
+    key: str  # the checkpoint's name for the network: "G_ema" or "G"
+
+
+def load_generator_from(
+    path: str | Path, use: str = "sample it", generator: str = "auto"
+) -> tuple[LoadedGenerator, GeneratorSource]:
+    """:func:`load_generator`, and where the generator came from (run directory, checkpoint file and
+    which network of it)."""
+    run, checkpoint = resolve_run(path)
+    G, cfg, n_cls, step, state = _load_run(run, use, generator, checkpoint)
+    return LoadedGenerator(G, cfg, n_cls, step), GeneratorSource(run, checkpoint, state["generator"])
+
+
+def load_generator(path: str | Path, use: str = "sample it", generator: str = "auto") -> LoadedGenerator:
     """A run's generator with its config, class count and step: the EMA generator when the run kept one,
-    else G (``generator``: ``auto``, ``ema`` or ``raw``), in eval mode on the CPU with the last
-    checkpoint's weights. A damaged checkpoint, one that does not fit config.yaml, or one written under
-    another data, model or objective config than config.yaml now holds, is one GankitError line
-    (``use``: what that line tells the user to do with the run's own config.yaml)."""
-    G, cfg, n_cls, step, _ = _load_run(run_dir, use, generator)
-    return LoadedGenerator(G, cfg, n_cls, step)
+    else G (``generator``: ``auto``, ``ema`` or ``raw``), in eval mode on the CPU. ``path``: a run
+    directory (its last checkpoint's weights) or a checkpoint file inside one (:func:`resolve_run`). A
+    damaged checkpoint, one that does not fit config.yaml, or one written under another data, model or
+    objective config than config.yaml now holds, is one GankitError line (``use``: what that line tells
+    the user to do with the run's own config.yaml)."""
+    return load_generator_from(path, use, generator)[0]
 
 
 def sample_bytes(
@@ -404,3 +460,192 @@ def evaluate_run(
     except OSError as e:
         raise GankitError(f"cannot write {path}: {e.strerror or e}") from None
     return out
+
+
+# --- resume and the list of runs (gankit resume, gankit runs) --------------------------------------
+def _checkpoint_step(folder: Path) -> int | None:
+    """The step of ``folder/last.pt`` without loading it: last.pt is a hard link to the newest
+    ``step_NNNNNN.pt`` (:func:`gankit.checkpoint.save_rotating`), so the step file of the same inode
+    names it; on a file system without hard links, the newest step file. None when there is none."""
+    steps = {}
+    for p in folder.glob("step_*.pt"):
+        if p.stem[5:].isdigit():
+            steps[p] = int(p.stem[5:])
+    try:
+        last = (folder / LAST).stat()
+    except OSError:
+        return None
+    same = [s for p, s in steps.items() if p.stat().st_ino == last.st_ino and p.stat().st_dev == last.st_dev]
+    return same[0] if same else max(steps.values(), default=None)
+
+
+def resume_point(run_dir: str | Path) -> tuple[Path, int | None] | None:
+    """(checkpoint, its step) that ``gankit resume`` goes on from: ``RUN/checkpoints/last.pt``, its step
+    read from the file names (None if they do not say); None when the run has no checkpoint."""
+    where = Path(run_dir) / "checkpoints" / LAST
+    if not where.is_file():
+        return None
+    return where, _checkpoint_step(where.parent)
+
+
+class RunSummary(NamedTuple):
+    """One row of ``gankit runs``: every field already a string for the table."""
+
+    name: str
+    what: str  # the preset whose data, model and objective the run has, else model/data
+    steps: str  # "done/total"
+    status: str  # finished, running, stopped, no checkpoint, or why the run cannot be read
+    metrics: str  # the last evaluation: FID for images, modes and JSD for toy targets
+    started: str
+    wall: str  # time spent training, from the TensorBoard event files ("–" when there are none)
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_sections() -> tuple[tuple[str, dict], ...]:
+    """Each shipped preset's resolved data, model and objective sections, read once a process."""
+    from .config import load_config, preset_names
+
+    keys = ("data", "model", "objective")
+    return tuple(
+        (n, {k: v for k, v in load_config(n).model_dump(mode="json").items() if k in keys}) for n in preset_names()
+    )
+
+
+def _preset_of(cfg: Config) -> str:
+    """The shipped preset with the run's data, model and objective (train.* may differ), else
+    ``model/data`` (``cond`` added for a class-conditional run)."""
+    mine = cfg.model_dump(mode="json")
+    for name, ref in _preset_sections():
+        if all(ref[k] == mine[k] for k in ref):
+            return name
+    return f"{cfg.model.name}/{cfg.data.name}" + (" cond" if cfg.model.conditional else "")
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
+
+
+def _last_metrics(run: Path, rows: list[dict]) -> str:
+    """The run's last evaluation, short: eval.json's (the final one, or gankit eval's), else the last
+    evaluation logged in metrics.jsonl (``rows``). An unreadable eval.json counts as absent."""
+    values: dict[str, Any] = {}
+    try:
+        ev = json.loads((run / "eval.json").read_text())
+        values = {k: m.get("value") for k, m in ev["metrics"].items() if isinstance(m, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        for row in reversed(rows):
+            found = {k.rsplit("/", 1)[1]: v for k, v in row.items() if k.startswith(("eval/", "toy/"))}
+            if found:
+                values = found
+                break
+    if "fid" in values:
+        return f"fid {_fmt(values['fid'])}"
+    if "modes" in values or "jsd" in values:
+        return f"modes {_fmt(values.get('modes'))}, jsd {_fmt(values.get('jsd'))}"
+    return "–"
+
+
+WALL_KEY = "time/wall_s"  # seconds of training, resumes included, in each metrics.jsonl row (gankit.stats)
+
+
+def _duration(seconds: float) -> str:
+    h, rest = divmod(round(seconds), 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _times(run: Path, rows: list[dict]) -> tuple[str, str]:
+    """(started, wall time) of a run. Started: the time of its oldest file (no start time is recorded;
+    its oldest figure, checkpoint or TensorBoard file is from its first minutes). Wall time: the last
+    ``time/wall_s`` in metrics.jsonl (``rows``); in runs that predate it, the TensorBoard event files,
+    one per training session, named with the session's start and last written at its end (summing
+    their spans leaves out the gaps between a stop and a resume)."""
+    import time
+
+    stamps, tb_wall = [], 0.0
+    try:
+        paths = [run, *run.iterdir(), *(q for d in ("samples", "checkpoints", "tb") for q in (run / d).glob("*"))]
+    except OSError:  # a folder that cannot be listed: no times, still a row
+        paths = []
+    for p in paths:
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            continue
+        stamps.append(mtime)
+        parts = p.name.split(".")
+        if p.parent.name == "tb" and p.name.startswith("events.out.tfevents.") and parts[3].isdigit():
+            stamps.append(float(parts[3]))
+            tb_wall += max(0.0, mtime - float(parts[3]))
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(min(stamps))) if stamps else "–"
+    recorded = next((r[WALL_KEY] for r in reversed(rows) if isinstance(r.get(WALL_KEY), (int, float))), None)
+    if recorded is not None and math.isfinite(recorded):
+        return started, _duration(recorded)
+    return started, _duration(tb_wall) if tb_wall else "–"
+
+
+def _lock_held(run: Path) -> bool:
+    """Whether a process holds the run's lock (it is training or resuming), from Linux's /proc/locks,
+    which lists every flock with its file's device and inode: nothing is locked or written to find out
+    (taking the lock to test it could turn away a run starting that instant). False elsewhere."""
+    from .files import LOCK_NAME
+
+    try:
+        st = (run / LOCK_NAME).stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    return any("FLOCK" in line and ident in line.split() for line in table.splitlines())
+
+
+def _summarize(run: Path) -> RunSummary:
+    """The row of one run directory; a run whose files cannot be read is a row that says so."""
+    from .errors import one_line
+
+    from .stats import read_jsonl
+
+    name = one_line(run.name)
+    try:
+        rows = read_jsonl(run / "metrics.jsonl", torn_ok=True)  # damaged lines skipped
+    except OSError:
+        rows = []
+    started, wall = _times(run, rows)
+    try:
+        cfg = read_config(run / "config.yaml")
+    except (GankitError, OSError) as e:
+        why = str(e).split(": ", 1)[0] if "not found" in str(e) else "unreadable config.yaml"
+        return RunSummary(name, "–", "–", f"broken ({why})", "–", started, wall)
+    done = _checkpoint_step(run / "checkpoints")
+    total = cfg.train.steps
+    if _lock_held(run):
+        status = "running"
+    elif done is None:
+        status = "no checkpoint"
+    else:
+        status = "finished" if done >= total else "stopped"
+    steps = f"{'–' if done is None else done}/{total}"
+    return RunSummary(name, _preset_of(cfg), steps, status, _last_metrics(run, rows), started, wall)
+
+
+def _is_run(p: Path) -> bool:
+    return p.is_dir() and any((p / x).exists() for x in ("config.yaml", "checkpoints", "metrics.jsonl"))
+
+
+def summarize_runs(folder: str | Path = "runs") -> list[RunSummary]:
+    """One :class:`RunSummary` a run directory in ``folder`` (by name; ``folder`` itself when it is a run
+    directory). Folders that hold no run (no config.yaml, checkpoints or metrics.jsonl, such as
+    ``gankit theory``'s) are left out; a broken or unfinished run is a row saying so, never an error."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise GankitError(f"folder not found: {root}" if not root.exists() else f"{root} is not a folder")
+    if (root / "config.yaml").is_file():
+        return [_summarize(root)]
+    return [_summarize(p) for p in sorted(root.iterdir()) if _is_run(p)]
+
+
+def format_runs(rows: list[RunSummary]) -> str:
+    """The rows as a plain-text table, one line a run, columns aligned."""
+    head = RunSummary("run", "preset or model/data", "steps", "status", "last metrics", "started", "wall")
+    table = [head, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)

@@ -3,7 +3,11 @@
 Anywhere in the code: ``stats.report("loss/d", tensor_or_float)``. Values are kept as they
 come (tensors stay on their device, so reporting never forces a host sync) and averaged per
 name when the collector flushes, which writes one JSON object a line to ``metrics.jsonl`` and
-the same scalars to TensorBoard. With no active collector, ``report`` does nothing.
+the same scalars to TensorBoard (and to the trackers of :mod:`gankit.loggers`), with values given at the
+flush (the learning rates) and the time columns: ``time/wall_s``, seconds of training since the run started
+(continued by a resume from its last row), and ``time/img_per_s``, real images per second over the logging
+interval (its evaluations, figures and checkpoints included). With no active collector, ``report`` does
+nothing.
 """
 
 from __future__ import annotations
@@ -11,18 +15,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 import torch
 from torch import Tensor
 
 from .files import write_atomic
 
-__all__ = ["report", "Collector", "StepSums", "read_jsonl", "truncate_jsonl", "LOCAL_PREFIXES"]
+__all__ = ["report", "Collector", "Sink", "StepSums", "read_jsonl", "truncate_jsonl", "last_value", "LOCAL_PREFIXES"]
 
 LOCAL_PREFIXES = ("toy/", "eval/", "raw/")  # statistics measured by one process only (rank 0's evaluations)
+WALL, THROUGHPUT = "time/wall_s", "time/img_per_s"
 
 _active: "Collector | None" = None
 
@@ -33,39 +40,115 @@ def report(name: str, value: Any) -> None:
         _active.add(name, value)
 
 
+class Sink(Protocol):
+    """Where rows go besides metrics.jsonl and TensorBoard (see :class:`gankit.loggers.Tracker`)."""
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        """Receive one row (the values written to metrics.jsonl) at ``step``."""
+
+    def image(self, tag: str, path: Path, step: int) -> None:
+        """Receive the picture at ``path`` as ``tag`` at ``step``."""
+
+    def close(self, failed: bool = False) -> None:
+        """End: the run ended (``failed``: by an exception); never raises."""
+
+
 class Collector:
     """Averages reported values per name and writes them at ``flush(step)``.
 
-    Use as a context manager: while open it is the target of :func:`report`.
+    Use as a context manager: while open it is the target of :func:`report`. ``start_step``: the step a
+    resumed run continues from (0 for a new run). ``images_per_step``: the real images one step trains on
+    (all processes together); given, every row carries the time columns (see the module's docstring).
+    ``sinks``: more destinations of the rows and images (the main process's trackers).
     """
 
-    def __init__(self, run_dir: str | Path | None, tensorboard: bool = False, start_step: int = 0):
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        tensorboard: bool = False,
+        start_step: int = 0,
+        images_per_step: int | None = None,
+        sinks: Iterable[Sink] = (),
+    ):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._values: dict[str, list] = defaultdict(list)
-        self._jsonl = None
-        self._tb = None
-        if self.run_dir is not None:
-            # O_NOFOLLOW: a metrics.jsonl planted as a symbolic link must not make gankit append elsewhere
-            fd = os.open(self.run_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-            self._jsonl = os.fdopen(fd, "a", buffering=1)
-            if tensorboard:
-                from torch.utils.tensorboard import SummaryWriter  # imported only when used: slow
-
-                # purge_step: a resumed run drops the events an interrupted one wrote after its checkpoint
-                self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
+        self._jsonl: TextIO | None = None
+        self._tb: Any = None  # a SummaryWriter
+        self.sinks = list(sinks)
+        self.images_per_step = images_per_step
+        self.step = start_step  # the step of the last row flushed
+        self._wall0 = 0.0
+        try:
+            self._open(tensorboard, start_step)
+        except BaseException:
+            self.close(failed=True)  # the sinks given are ended too
+            raise
+        # the clock starts here, before the first step; a resume goes on from its last row's wall time
+        self._t0 = self._last_t = time.perf_counter()
         self.last: dict[str, float] = {}
+
+    def _open(self, tensorboard: bool, start_step: int) -> None:
+        """Open metrics.jsonl (and the TensorBoard writer) in the run directory, if there is one."""
+        if self.run_dir is None:
+            return
+        # O_NOFOLLOW: a metrics.jsonl planted as a symbolic link must not make gankit append elsewhere
+        fd = os.open(self.run_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        self._jsonl = os.fdopen(fd, "a", buffering=1)
+        if start_step and self.images_per_step is not None:
+            self._wall0 = last_value(self.run_dir / "metrics.jsonl", WALL)
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # imported only when used: slow
+
+            # purge_step: a resumed run drops the events an interrupted one wrote after its checkpoint
+            self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step + 1 if start_step else None)
 
     def add(self, name: str, value: Any) -> None:
         """Keep one value (float, int or tensor; tensors are detached, not synced)."""
         self._values[name].append(value.detach() if torch.is_tensor(value) else value)
 
-    def flush(self, step: int, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+    def flush(
+        self,
+        step: int,
+        reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        given: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
         """Average what was reported since the last flush, write it, return it.
 
         ``reduce`` (data-parallel runs: the mean over processes) is applied to every statistic
         except those under ``LOCAL_PREFIXES``, which only one process reports; every process
-        must call flush at the same steps.
+        must call flush at the same steps. ``given``: values of ``step`` every process knows alike
+        (the scheduled learning rates), written as they are. Nothing reported: no row (``given`` and
+        the time columns do not make one).
         """
+        row = self._means()
+        if reduce is not None:
+            shared = sorted(k for k in row if not k.startswith(LOCAL_PREFIXES))
+            if shared:
+                means = reduce(torch.tensor([row[k] for k in shared], dtype=torch.float64)).tolist()
+                row.update(zip(shared, means))
+        if not row:
+            return row
+        row.update(given or {})
+        if self.images_per_step is not None:  # measured after the means were read: the interval's work is done
+            row.update(self._times(step))
+        self.step = step
+        self.last.update(row)
+        if self._jsonl is not None:
+            assert self.run_dir is not None  # metrics.jsonl is opened only in a run directory
+            clean = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items()}
+            try:
+                self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
+            except OSError as e:  # a full disk: say which file could not be written
+                raise OSError(e.errno, e.strerror or str(e), str(self.run_dir / "metrics.jsonl")) from None
+        if self._tb is not None:
+            for k, v in row.items():
+                self._tb.add_scalar(k, v, step)
+        for sink in self.sinks:
+            sink.log(row, step)
+        return row
+
+    def _means(self) -> dict[str, float]:
+        """The mean of each name's values since the last flush (one host read a name); then restart."""
         row: dict[str, float] = {}
         for name, vals in self._values.items():
             tensors = [t for t in vals if torch.is_tensor(t)]
@@ -84,29 +167,41 @@ class Collector:
                 v = float(sum(vals) / len(vals))
             row[name] = v
         self._values.clear()
-        if reduce is not None:
-            shared = sorted(k for k in row if not k.startswith(LOCAL_PREFIXES))
-            if shared:
-                means = reduce(torch.tensor([row[k] for k in shared], dtype=torch.float64)).tolist()
-                row.update(zip(shared, means))
-        if not row:
-            return row
-        self.last.update(row)
-        if self._jsonl is not None:
-            assert self.run_dir is not None  # metrics.jsonl is opened only in a run directory
-            clean = {k: (v if math.isfinite(v) else str(v)) for k, v in row.items()}
-            try:
-                self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
-            except OSError as e:  # a full disk: say which file could not be written
-                raise OSError(e.errno, e.strerror or str(e), str(self.run_dir / "metrics.jsonl")) from None
-        if self._tb is not None:
-            for k, v in row.items():
-                self._tb.add_scalar(k, v, step)
         return row
 
-    def close(self) -> None:
-        """Flush files and stop being the report target."""
+    def _times(self, step: int) -> dict[str, float]:
+        """The time columns at ``step``: the wall time so far and the throughput since the last row."""
+        now = time.perf_counter()
+        out = {WALL: self._wall0 + (now - self._t0)}
+        steps, seconds = step - self.step, now - self._last_t
+        if steps > 0 and seconds > 0:
+            out[THROUGHPUT] = steps * float(self.images_per_step or 0) / seconds
+        self._last_t = now
+        return out
+
+    def image(self, tag: str, path: str | Path, step: int) -> None:
+        """Send the picture at ``path`` (a PNG the run wrote: a sample figure) to TensorBoard and the
+        sinks as ``tag`` at ``step``."""
+        path = Path(path)
+        if self._tb is not None:
+            import numpy as np
+            from PIL import Image
+
+            with Image.open(path) as im:
+                pixels = np.asarray(im.convert("RGB"))  # [H, W, 3] uint8
+            self._tb.add_image(tag, pixels, step, dataformats="HWC")
+        for sink in self.sinks:
+            sink.image(tag, path, step)
+
+    def close(self, failed: bool | None = None) -> None:
+        """Flush files, end the sinks' runs and stop being the report target. ``failed`` (the sinks' runs
+        end as failed): by default, whether an exception is being handled."""
         global _active
+        if failed is None:
+            failed = sys.exc_info()[0] is not None
+        sinks, self.sinks = self.sinks, []
+        for sink in sinks:  # first: a sink's close never raises, a file's may (a full disk)
+            sink.close(failed)
         if self._jsonl is not None:
             self._jsonl.close()
             self._jsonl = None
@@ -121,8 +216,8 @@ class Collector:
         _active = self
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(failed=True if exc_type is not None else None)
 
 
 def read_jsonl(path: str | Path, torn_ok: bool = False) -> list[dict]:
@@ -145,6 +240,29 @@ def read_jsonl(path: str | Path, torn_ok: bool = False) -> list[dict]:
         if isinstance(row, dict) or not torn_ok:
             rows.append(row)
     return rows
+
+
+def last_value(path: str | Path, key: str, tail: int = 1 << 16) -> float:
+    """The value of ``key`` in the last row of a ``metrics.jsonl`` that has it as a finite number, looked
+    for in the file's last ``tail`` bytes (rows are short: a long run's file is not read whole); 0.0 if
+    none has it. A link is not followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return 0.0
+    with os.fdopen(fd, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - tail))
+        lines = f.read().splitlines()
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:  # a torn line, or the first line of the tail cut in two
+            continue
+        v = row.get(key) if isinstance(row, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+    return 0.0
 
 
 def _step(row: dict) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from ..errors import GankitError
 from ..registry import NETS
 from .biggan import BigGANDiscriminator, BigGANGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
@@ -31,6 +32,15 @@ __all__ = [
 ]
 
 # NETS is gankit.registry's, which declares these names so that a config is checked without torch
+
+
+@NETS.register("custom")
+def _custom(model, data_shape: tuple[int, ...], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """A run of the user's own networks (``gankit.train(cfg, G=..., D=...)``): its config cannot rebuild them."""
+    raise GankitError(
+        "model.name=custom: this run's networks came from Python; open it with "
+        "gankit.load_run(RUN, G=YourG(...)), or train with gankit.train(cfg, G=..., D=...)"
+    )
 
 
 @NETS.register("mlp")

@@ -17,15 +17,13 @@ import contextlib
 import signal
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from torch import nn
 
 from .. import distributed
 from ..build import resolve_device
 from ..config import Config
-from ..data import ImageData
-from ..distributions import GaussianMixture
 from ..errors import StopNow
 from ..files import LOCK_NAME, RunLock, check_new_run_dir, clear_unstarted_run
 from ..progress import note
@@ -66,7 +64,8 @@ def train(
     callback: Callable[[int, nn.Module, nn.Module], None] | None = None,
     resume: bool = False,
     stop_after: int | None = None,
-    data: GaussianMixture | ImageData | None = None,
+    data: Any = None,
+    nets: tuple[nn.Module, nn.Module] | None = None,
 ) -> TrainResult:
     """Train a GAN as ``cfg`` says; write the run into ``run_dir`` when one is given.
 
@@ -74,7 +73,8 @@ def train(
     optimisers, LR schedules, step and RNG states (hence data order and augmentation) restored, so
     that on the CPU the result is bit-identical to an uninterrupted run. ``stop_after``: stop
     cleanly (checkpoint written) after that step, as SIGINT/SIGTERM do. ``data``: train on this
-    dataset or target instead of the one ``cfg.data`` names (e.g. images already in memory).
+    dataset or target instead of the one ``cfg.data`` names (images already in memory, a tensor, a
+    Dataset or DataLoader: see :func:`gankit.build.user_data`); ``nets``: train the user's (G, D).
     ``callback(step, G, D)``, if given, is called after every step (0 included when not resuming),
     e.g. to take snapshots; it must not change the networks.
 
@@ -92,7 +92,7 @@ def train(
             if clear_unstarted_run(out):
                 note(f"gankit: {out} held a run that never reached its first checkpoint; starting it again")
         try:
-            with start(cfg, run_dir, resume, data, lock=False) as session:
+            with start(cfg, run_dir, resume, data, lock=False, nets=nets) as session:
                 return run_to_end(session, callback, stop_after, signals)
         except BaseException:
             if out is not None and not resume:

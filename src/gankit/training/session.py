@@ -17,13 +17,13 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from .. import distributed, stats
+from .. import distributed, loggers, stats
 from ..build import build_run, data_spec, resolve_device
 from ..checkpoint import LAST, load_checkpoint, remove_partial_writes, save_rotating
 from ..config import Config, describe_ema, save_config
@@ -38,12 +38,14 @@ from ..files import RunLock, write_atomic
 from ..generate import generator_chunk, probe_generator
 from ..memory import describe_error, is_out_of_memory
 from ..progress import Progress, note
-from .setup import FastPath, Optimisers, check_sizes, fast_path, make_parts
+from ..sources import StreamData
+from .setup import FastPath, Optimisers, check_sizes, fast_path, lr_factor, make_parts
 from .state import check_resumable, restore_training_state, training_state
 from .step import StepParts, train_step
 
 __all__ = ["Session", "start", "due", "TrainResult", "GRAPH_WARMUP"]
 
+EVAL_SUBSET = 20_000  # streamed data: the real images the metrics compare with (two halves when no test split)
 GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA graph
 
 
@@ -57,7 +59,7 @@ class TrainResult:
 
     G: nn.Module
     D: nn.Module
-    target: GaussianMixture | ImageData
+    target: GaussianMixture | ImageData | StreamData
     config: Config
     stats: dict[str, float] = field(default_factory=dict)
     G_ema: nn.Module | None = None
@@ -94,7 +96,7 @@ class Session:
     (the EMA copy when the run keeps one)."""
 
     cfg: Config
-    data: GaussianMixture | ImageData
+    data: GaussianMixture | ImageData | StreamData
     parts: StepParts
     opts: Optimisers
     G_ema: AveragedModel | None
@@ -216,11 +218,18 @@ class Session:
         return record
 
     def flush(self, step: int) -> dict[str, float]:
-        """Log the means of the statistics since the last flush (over processes under torchrun)."""
+        """Log the means of the statistics since the last flush (over processes under torchrun), with the
+        learning rates of ``step``'s updates: from the schedule, on the host (nothing read from the device)."""
         for k, v in self.parts.sums.means().items():
             stats.report(k, v)
+        t = self.cfg.train
+        factor = lr_factor(t.lr_schedule, step - 1, t.steps)  # step s updates after s − 1 scheduler steps
         assert self.collector is not None  # set by start()
-        return self.collector.flush(step, distributed.all_mean if self.world.enabled else None)
+        return self.collector.flush(
+            step,
+            distributed.all_mean if self.world.enabled else None,
+            given={"lr/g": t.lr_g * factor, "lr/d": t.lr_d * factor},  # as LambdaLR: base rate × factor
+        )
 
     def figure(self, step: int) -> None:
         """The sample figure of ``step`` in RUN/samples, naming the generator that drew it."""
@@ -228,8 +237,9 @@ class Session:
         toy = isinstance(self.data, GaussianMixture)
         title = f"{self.data.name}, {cfg.objective.name}, {who}, step {step}" if toy else f"{who}, step {step}"
         assert self.run is not None  # drawn only where this process writes (self.out, the run directory)
+        path = self.run / "samples" / f"step_{step:06d}.png"
         sample_figure(
-            self.run / "samples" / f"step_{step:06d}.png",
+            path,
             self.G_sample,
             self.D,
             self.data,
@@ -238,6 +248,8 @@ class Session:
             title,
             self.parts.objective.probabilistic,
         )
+        assert self.collector is not None  # set by start()
+        self.collector.image("samples", path, step)  # to TensorBoard and the trackers too
 
     def checkpoint(self) -> Path | None:
         """Write the checkpoint of the last step done (rank 0, with a run directory); refuse, with the
@@ -274,7 +286,8 @@ class Session:
         """End the session: a run stopped early logs its partial statistics; files and the run's lock
         are released. ``stopped``: why it stopped early (recorded in the result)."""
         try:
-            if stopped is not None and self.collector is not None:
+            # a stop between log steps logs the partial interval (at a log step it is logged already)
+            if stopped is not None and self.collector is not None and self.collector.step != self.step_done:
                 self.flush(self.step_done)
         finally:
             if self.progress is not None:
@@ -292,14 +305,16 @@ class Session:
         self.closing.close()
 
 
-def build_session(cfg: Config, run_dir: str | Path | None, data: GaussianMixture | ImageData | None) -> Session:
-    """The networks, optimisers and step parts of ``cfg``, before any checkpoint is read or written.
-    Every process builds from one seed: one G, one D everywhere."""
+def build_session(
+    cfg: Config, run_dir: str | Path | None, data: Any, nets: tuple[nn.Module, nn.Module] | None = None
+) -> Session:
+    """The networks (``nets``: the user's G and D) , optimisers and step parts of ``cfg``, before any
+    checkpoint is read or written. Every process builds from one seed: one G, one D everywhere."""
     t = cfg.train
     device, W = resolve_device(t.device), distributed.world()
     if W.enabled and device.type == "cuda":
         device = torch.device("cuda", W.local_rank)
-    data, G, D = build_run(cfg, device, data)
+    data, G, D = build_run(cfg, device, data, nets)
     shape, n_cls = data_spec(data, cfg)
     toy = isinstance(data, GaussianMixture)
     check_sizes(cfg, G, D, shape, evaluates=toy or bool(t.eval_features))
@@ -307,6 +322,9 @@ def build_session(cfg: Config, run_dir: str | Path | None, data: GaussianMixture
     # forward pass on zeros in eval mode: no random draw, no state changed; before any compile)
     chunk = generator_chunk(probe_generator(G, cfg.model.z_dim, n_cls)[1]) if not toy and t.eval_features else 0
     fp = fast_path(cfg, toy, device, W)
+    if fp.graphed and isinstance(data, StreamData):  # a graph would replay its first batch forever
+        note("fast path: no CUDA graph for data read batch by batch (data.in_memory=false); steps run eagerly")
+        fp = FastPath(fp.fast, False, fp.compiled)
     parts, opts, G_ema = make_parts(cfg, data, G, D, n_cls, device, W, fp)
     if fp.fast and W.main and t.progress:  # say which path runs: its numbers differ from fp32 in the last bits
         on = (
@@ -326,7 +344,11 @@ def build_session(cfg: Config, run_dir: str | Path | None, data: GaussianMixture
         device,
         shape,
         n_cls,
-        None if isinstance(data, GaussianMixture) else fingerprint(data),
+        None
+        if isinstance(data, GaussianMixture)
+        else data.identity
+        if isinstance(data, StreamData)
+        else fingerprint(data),
         fp,
         chunk,
     )
@@ -358,6 +380,8 @@ def open_run_dir(s: Session, resume: bool) -> None:
     restore_training_state(state, s.G, s.D, s.G_ema, s.opts, t, where, s.parts.ada_p)
     s.step_done = state["step"]
     if s.out is not None:
+        # after every check: a refused resume is one line, not this one and then the reason
+        note(f"gankit: resuming {run} from {where} (step {s.step_done}) to step {t.steps}")
         remove_partial_writes(run / "checkpoints")
         stats.truncate_jsonl(run / "metrics.jsonl", s.step_done)
         save_config(s.cfg, run / "config.yaml")
@@ -367,37 +391,73 @@ def start(
     cfg: Config,
     run_dir: str | Path | None = None,
     resume: bool = False,
-    data: GaussianMixture | ImageData | None = None,
+    data: Any = None,
     lock: bool = True,
+    nets: tuple[nn.Module, nn.Module] | None = None,
 ) -> Session:
     """A session ready for its first step (or the step after its checkpoint, with ``resume``). With a
     run directory the main process holds its lock until :meth:`Session.close` (``lock=False``: the
-    caller holds it, as :func:`gankit.training.train` does)."""
+    caller holds it, as :func:`gankit.training.train` does). ``data``: see :func:`gankit.build.user_data`;
+    ``nets``: the user's (G, D) instead of ``model.name``'s."""
     W = distributed.init(use_cuda=resolve_device(cfg.train.device).type == "cuda")  # one process unless torchrun
+    loggers.require(cfg.train.loggers, run_dir)  # a tracker that cannot log is refused before anything is built
     stack = contextlib.ExitStack()
     if lock and run_dir is not None and W.main:
         stack.enter_context(RunLock(run_dir))
     try:
-        s = build_session(cfg, run_dir, data)
+        s = build_session(cfg, run_dir, data, nets)
         s.closing = stack
         open_run_dir(s, resume)
         t = cfg.train
         s.evaluation = training_evaluation(
-            cfg, s.data, s.num_classes, s.eval_chunk, s.device, W.main, log=lambda line: note(f"eval: {line}")
+            cfg, eval_data(s), s.num_classes, s.eval_chunk, s.device, W.main, log=lambda line: note(f"eval: {line}")
         )
+        if isinstance(s.data, StreamData):  # from the checkpoint's draw on: batches as an uninterrupted run's
+            start_stream(s, stack)
         if s.fast.graphed:  # after the schedulers are built and any checkpoint loaded (see lr_to_tensors)
             lr_to_tensors(s.opts.opt_g)
             lr_to_tensors(s.opts.opt_d)
         s.ema_first = s.G_ema is not None and int(s.G_ema.n_averaged) == 0  # known here: the step need not ask
         s.run_step = step_function(s)
+        # the trackers log from the main process only; opened first, so that their start is not training time
+        sinks = loggers.open_loggers(t.loggers, s.out, cfg.model_dump(mode="json"), resume) if s.out else []
         s.collector = stack.enter_context(
-            stats.Collector(s.out, tensorboard=t.tensorboard and s.out is not None, start_step=s.step_done)
+            stats.Collector(
+                s.out,
+                tensorboard=t.tensorboard and s.out is not None,
+                start_step=s.step_done,
+                images_per_step=t.batch_size * t.accumulate * t.d_steps * W.size,  # real images drawn a step
+                sinks=sinks,
+            )
         )
         s.progress = Progress(s.step_done, t.steps, enabled=t.progress and W.main)
         return s
     except BaseException:
         stack.close()
         raise
+
+
+def eval_data(s: Session) -> Any:
+    """The data the image metrics compare with: the dataset itself, or of streamed data a seeded subset
+    held in memory (EVAL_SUBSET images), read only when the run measures anything."""
+    if isinstance(s.data, StreamData) and s.cfg.train.eval_features:
+        return s.data.subset(EVAL_SUBSET)
+    return s.data
+
+
+def start_stream(s: Session, stack: contextlib.ExitStack) -> None:
+    """Give the step its batches from the streamed data's loader, starting at the draw after the
+    checkpoint's (each step draws d_steps × accumulate batches); its workers stop with the session."""
+    assert isinstance(s.data, StreamData)
+    t, W = s.cfg.train, s.world
+    rows = slice(W.rank * t.batch_size, (W.rank + 1) * t.batch_size)
+    first = s.step_done * t.d_steps * t.accumulate
+    s.parts.batches.stream = s.data.batches(t.batch_size * W.size, t.seed, first, rows, pin=s.device.type == "cuda")
+
+    def stop() -> None:
+        s.parts.batches.stream = None  # the loader's iterator, dropped: its worker processes exit
+
+    stack.callback(stop)
 
 
 def step_function(s: Session) -> Callable[[], None]:

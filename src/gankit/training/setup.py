@@ -22,6 +22,7 @@ from ..evaluate import eval_bytes
 from ..memory import require_bytes
 from ..objectives import get_objective
 from ..progress import note
+from ..sources import StreamData
 from .step import Batches, StepParts
 
 __all__ = ["FastPath", "fast_path", "d_regularisers", "check_sizes", "lr_factor", "make_parts", "Optimisers"]
@@ -163,7 +164,7 @@ def wrap_parallel(cfg: Config, G: nn.Module, D: nn.Module, device: torch.device,
 
 def make_parts(
     cfg: Config,
-    data: GaussianMixture | ImageData,
+    data: GaussianMixture | ImageData | StreamData,
     G: nn.Module,
     D: nn.Module,
     n_cls: int,
@@ -191,6 +192,8 @@ def make_parts(
         D.compile()
     if isinstance(data, GaussianMixture):
         target, images, labels = data, None, None
+    elif isinstance(data, StreamData):  # the batches come from its loader (see gankit.training.session.start)
+        target, images, labels = None, None, None
     else:
         target, images, labels = None, data.images.to(device), data.labels.to(device)
     batches = Batches(
@@ -202,7 +205,7 @@ def make_parts(
         t.batch_size,
         W,
         device,
-        hflip=images is not None and cfg.data.hflip,
+        hflip=target is None and cfg.data.hflip,
         channels_last=fp.channels_last,
     )
     parts = StepParts(

@@ -13,7 +13,7 @@ draws is part of the contract: resume and data-parallel equivalence depend on it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +37,8 @@ class Batches:
 
     Each draw is made for the global batch and sliced to this process's ``batch`` rows (see
     :mod:`gankit.distributed`); with one process the slice is the whole batch. Toy targets are sampled
-    exactly; images are indexed from the dataset held on the device as uint8 [N, C, H, W].
+    exactly; images are indexed from the dataset held on the device as uint8 [N, C, H, W], or taken from
+    ``stream`` (:meth:`gankit.sources.StreamData.batches`: this process's rows, decoded by loader workers).
     """
 
     data: GaussianMixture | None  # the toy target, or None for images
@@ -50,6 +51,7 @@ class Batches:
     device: torch.device
     hflip: bool = False
     channels_last: bool = False
+    stream: Iterator[tuple[Tensor, Tensor]] | None = None  # uint8 [B, C, H, W] and labels [B], when streaming
 
     @property
     def global_batch(self) -> int:
@@ -58,19 +60,22 @@ class Batches:
     def real(self) -> tuple[Tensor, Tensor | None]:
         """A real batch [B, ...] (images in [−1, 1]) and its labels [B] (None when unconditional)."""
         W, B, n = self.world, self.batch, self.global_batch
-        if self.images is None:
+        if self.stream is not None:  # the loader's batch: already this process's rows, in the draw's order
+            x8, y = next(self.stream)
+            x, y = to_model_range(x8.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
+        elif self.images is None:
             assert self.data is not None  # no images: a toy target
             return W.slice(self.data.sample(n), B).to(self.device), None  # [B, d]
-        idx = W.slice(torch.randint(len(self.images), (n,), device=self.device), B)
-        x = to_model_range(self.images[idx])  # [B, C, H, W]
+        else:
+            idx = W.slice(torch.randint(len(self.images), (n,), device=self.device), B)
+            x = to_model_range(self.images[idx])  # [B, C, H, W]
+            assert self.labels is not None  # image runs hold their labels
+            y = self.labels[idx]
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.hflip:
             x = torch.where(W.slice(torch.rand(n, 1, 1, 1, device=self.device), B) < 0.5, x.flip(3), x)
-        if not self.num_classes:
-            return x, None
-        assert self.labels is not None  # image runs hold their labels
-        return x, self.labels[idx]
+        return x, y if self.num_classes else None
 
     def noise(self) -> tuple[Tensor, Tensor | None]:
         """Noise z [B, z_dim] and uniformly drawn labels [B] (None when unconditional); labels first."""
