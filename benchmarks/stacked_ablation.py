@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--root", default="../shared/data", help="the folder holding MNIST/raw")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     ap.add_argument("--gamma", type=float, default=0.1, help="γ of R1 and R2")
     ap.add_argument("--samples", type=int, default=26000, help="samples per evaluation (the papers: 26,000)")
     ap.add_argument("--width", type=int, default=64, help="the DCGAN's width")
@@ -76,7 +77,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, extra in variants(args.gamma).items():
         slug = name.lower().replace(" + ", "-").replace(" ", "-")
-        rows = [run(extra, args, s, Path(args.out) / f"{slug}-seed{s}") for s in range(args.seeds)]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        rows = [run(extra, args, s, Path(args.out) / f"{slug}-seed{s}") for s in seeds]
         cell = lambda k, f: ", ".join(format(m[k]["value"], f) for m, _ in rows) + f" ({rows[0][0][k]['floor']:{f}})"  # noqa: E731
         secs = ", ".join(f"{t:.0f}" for _, t in rows)
         print(

@@ -38,6 +38,7 @@ SLOW = {
         "test_throughput_smoke_prints_a_full_table",  # 12 s
         "test_stacked_ablation_smoke_prints_the_four_objectives",  # 100 s (two classifiers on a fresh cache)
         "test_ada_digits_smoke_prints_the_three_variants",  # 38 s
+        "test_streaming_smoke_compares_in_memory_and_streamed",  # 10 s
         # test_profile_step_smoke_names_the_costly_ops (7 s): the file's one test in the quick subset
     },
     "test_cli.py": {
@@ -74,6 +75,7 @@ SLOW = {
     },
     "test_sources.py": {
         "test_a_streamed_folder_trains_and_resumes_bit_identically",  # 5 s (worker processes)
+        "test_gankit_eval_reads_a_streamed_run_as_training_did",  # 15 s (the folder's classifier)
     },
     "test_config.py": {
         "test_deep_nesting_is_one_line",  # 3 s

@@ -134,3 +134,22 @@ def test_stacked_ablation_smoke_prints_the_four_objectives(tmp_path):
     for r in rows:
         modes, floor = r[1].split(" (")
         assert 1 <= int(modes) <= 20 and 1 <= int(floor.rstrip(")")) <= 30  # at most one mode a sample
+
+
+def test_streaming_smoke_compares_in_memory_and_streamed(tmp_path):
+    """On a tiny folder of 32×32 PNGs: 4 steps each way, a ratio of step times."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "folder" / c).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "folder" / c / f"{i}.png"
+            )
+    args = ["--root", str(tmp_path / "folder"), "--steps", "4", "--repeats", "1", "--width", "8"]
+    out = _run("streaming.py", *args, "--out", str(tmp_path / "runs"))
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "images/s" not in line]
+    assert rows == ["in memory", "streamed"]
+    assert float(out.rsplit(":", 1)[1]) > 0

@@ -21,7 +21,7 @@ def run_blocks(name: str) -> dict:
     return scope
 
 
-@pytest.mark.parametrize("name", ["own-networks.md", "own-images.md"])
+@pytest.mark.parametrize("name", ["own-networks.md", "own-images.md", "metrics.md"])
 def test_each_guide_has_python_blocks(name):
     assert blocks(name)
 
@@ -51,3 +51,8 @@ def test_own_images_guide_runs(tmp_path, monkeypatch):
 
     assert scope["result"].step == 20 and isinstance(scope["result"].target, StreamData)
     assert (tmp_path / "runs" / "photos" / "checkpoints" / "last.pt").is_file()
+
+
+def test_metrics_guide_runs(capsys):
+    run_blocks("metrics.md")
+    assert abs(float(capsys.readouterr().out) - 2.0) < 0.15  # 8 · 0.5², within the sampling error of 5,000 points

@@ -110,3 +110,14 @@ def test_user_data_in_memory_or_streamed():
 def test_float_images_are_quantised_to_uint8():
     x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3).expand(1, 1, 40, 3).contiguous()
     assert image_tensor(x, "t").unique().tolist() == [0, 128, 255]
+
+
+def test_gankit_eval_reads_a_streamed_run_as_training_did(folder, tmp_path, capsys):
+    from gankit.cli import main
+
+    train(stream_config(folder, 2), tmp_path / "r")
+    with pytest.raises(SystemExit) as e:
+        main(["eval", str(tmp_path / "r"), "--n", "20", "--features", "classifier", "--json"])
+    out = capsys.readouterr()
+    assert e.value.code == 0, out.err
+    assert "fid" in out.out

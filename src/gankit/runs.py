@@ -376,7 +376,16 @@ def _training_data(cfg: Config, state: dict, where: Path) -> ImageData:
     """The train split of the run's dataset, once it is the data the checkpoint was trained on: the same
     shape and class count, and the same images (the checkpoint's fingerprint; a run trained from Python
     on its own tensors is not measured against the preset's dataset). Else one GankitError line."""
+    from .sources import EVAL_SUBSET, open_stream
+
     d = cfg.data
+    stream = open_stream(d.name, d.root, d.download, d.resolution, d.in_memory, d.workers)
+    if stream is not None:  # as training read it: its files' fingerprint, and the subset its metrics used
+        n_cls = stream.num_classes if cfg.model.conditional else 0
+        check_compatible(
+            state, cfg.model_dump(mode="json"), stream.shape, n_cls, where, stream.identity, use="evaluate it"
+        )
+        return stream.subset(EVAL_SUBSET)
     train = load_dataset(d.name, d.root, d.download, d.resolution)  # as training loads it (train.load_data)
     assert train is not None  # only a test split may be missing
     n_cls = train.num_classes if cfg.model.conditional else 0

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data import ImageData, resize_uint8, to_uint8
 from .errors import GankitError
-from .memory import available_bytes, human_bytes
+from .memory import human_bytes
 
 __all__ = [
     "StreamData",
@@ -34,10 +34,15 @@ __all__ = [
     "as_training_data",
     "image_tensor",
     "draw_indices",
-    "MEMORY_SHARE",
+    "IN_MEMORY_LIMIT",
+    "EVAL_SUBSET",
 ]
 
-MEMORY_SHARE = 0.25  # data.in_memory=auto holds a dataset in memory when it needs at most this share of free RAM
+# data.in_memory=auto holds a dataset in memory when its uint8 images take at most this many bytes. A fixed size,
+# not a share of the free memory: the choice decides the data's fingerprint (pixels in memory, files when
+# streamed), so a run must make it the same way when it is resumed or evaluated on another machine
+IN_MEMORY_LIMIT = 4 << 30
+EVAL_SUBSET = 20_000  # streamed data: the real images the metrics compare with (two halves when no test split)
 IDENTITY_ITEMS = 16  # a streamed Dataset's identity hashes this many of its items (spread over it) and its size
 
 
@@ -311,7 +316,7 @@ def as_training_data(
     data: Any, in_memory: str | bool = "auto", size: int | None = None, workers: int | None = None, name: str = "custom"
 ) -> ImageData | StreamData:
     """A user's data as the loop trains on it: in memory (``in_memory`` true, or auto when it needs at most
-    MEMORY_SHARE of the free memory) or streamed (false, or auto when larger)."""
+    IN_MEMORY_LIMIT bytes) or streamed (false, or auto when larger)."""
     if isinstance(data, (ImageData, StreamData)):
         return data
     if torch.is_tensor(data) or isinstance(data, tuple):
@@ -321,12 +326,12 @@ def as_training_data(
         return out
     ds = _dataset_of(data)
     if in_memory == "auto":
-        need, free = dataset_bytes(ds, size), available_bytes()
-        in_memory = need <= MEMORY_SHARE * free
+        need = dataset_bytes(ds, size)
+        in_memory = need <= IN_MEMORY_LIMIT
         if not in_memory:
             from .progress import note
 
-            note(f"data: {human_bytes(need)} would not fit in memory ({human_bytes(free)} free); streaming it")
+            note(f"data: {human_bytes(need)} of images, over {human_bytes(IN_MEMORY_LIMIT)}: streaming them")
     if in_memory:
         out = as_image_data(ds, name)
         if size is not None:
@@ -370,7 +375,7 @@ def open_stream(
     name: str, root: str | None, download: bool, size: int | None, in_memory: str | bool, workers: int | None
 ) -> StreamData | None:
     """The dataset ``name`` as StreamData when ``in_memory`` is false, or auto for an image folder whose
-    images would need more than MEMORY_SHARE of the free memory; None when it is to be held in memory.
+    images would need more than IN_MEMORY_LIMIT bytes; None when it is to be held in memory.
     Datasets that torchvision parses whole (mnist, cifar10, ...) stream from the arrays it parsed."""
     from pathlib import Path
 
@@ -385,7 +390,7 @@ def open_stream(
         files = ImageFiles(samples)
         w, h = files.size
         need = len(samples) * 3 * (size or h) * (size or w)
-        if in_memory == "auto" and need <= MEMORY_SHARE * available_bytes():
+        if in_memory == "auto" and need <= IN_MEMORY_LIMIT:
             return None
         shape = (3, size or h, size or w)
         ident = _files_identity(samples, shape)

@@ -38,14 +38,13 @@ from ..files import RunLock, write_atomic
 from ..generate import generator_chunk, probe_generator
 from ..memory import describe_error, is_out_of_memory
 from ..progress import Progress, note
-from ..sources import StreamData
+from ..sources import EVAL_SUBSET, StreamData
 from .setup import FastPath, Optimisers, check_sizes, fast_path, lr_factor, make_parts
 from .state import check_resumable, restore_training_state, training_state
 from .step import StepParts, train_step
 
 __all__ = ["Session", "start", "due", "TrainResult", "GRAPH_WARMUP"]
 
-EVAL_SUBSET = 20_000  # streamed data: the real images the metrics compare with (two halves when no test split)
 GRAPH_WARMUP = 3  # eager steps before the fast path records the step in a CUDA graph
 
 
