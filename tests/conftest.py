@@ -139,6 +139,9 @@ SLOW = {
     "test_session.py": {
         "test_a_driven_run_paused_checkpointed_and_resumed_ends_bit_identical_to_train",  # 4 s
     },
+    "test_theory_instability.py": {
+        "test_figures_are_written",  # 2-4 s (matplotlib)
+    },
     "test_theory.py": {
         "test_gankit_theory_passes_every_row",  # 110 s
     },

@@ -296,13 +296,19 @@ def eval_(run_dir, n, features, as_json, inception_weights, download, generator)
 @cli.command()
 @click.option("--out", default="runs/theory", show_default=True, help="Folder for the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list.")
-def theory(out, as_json) -> None:
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Add the instability rows: saturation stalling minimax, the Dirac-GAN, mode collapse (about 2 minutes more).",
+)
+def theory(out, as_json, everything) -> None:
     """Check the claims of Goodfellow et al. (2014) numerically; exit 1 if one fails."""
     from .theory import claims_json, format_table, run_claims
     from .files import check_writable
 
     check_writable(out)  # before minutes of computing, not after
-    rows = run_claims(out, log=lambda s: _say(f"theory: {s}"))
+    rows = run_claims(out, log=lambda s: _say(f"theory: {s}"), instability=everything)
     Path(out, "claims.json").write_text(json.dumps(claims_json(rows), indent=1))
     from .report import write_report
 
@@ -311,9 +317,8 @@ def theory(out, as_json) -> None:
         click.echo(json.dumps(claims_json(rows), indent=1))
     else:
         click.echo(format_table(rows))
-        click.echo(
-            f"figures: {Path(out) / 'figure1.png'}, {Path(out) / 'curves.png'}; report: {Path(out) / 'report.html'}"
-        )
+        figs = ["figure1.png", "curves.png"] + (["stall.png", "dirac.png", "modes.png"] if everything else [])
+        click.echo(f"figures: {', '.join(str(Path(out) / f) for f in figs)}; report: {Path(out) / 'report.html'}")
     failed = [r for r in rows if not r.passed]
     if failed:
         _say(f"theory: {len(failed)} of {len(rows)} claims failed")

@@ -22,6 +22,14 @@ THEORY_FIGURES = {  # file: caption, in the order the page shows them
     "generator's gradient under each objective.",
     "dynamics.png": "A bimodal target trained with the minimax and the non-saturating objective: final p_g and "
     "the generator's gradient norm per step.",
+    # gankit theory --all: the instability of real training
+    "stall.png": "Saturation stalls the minimax game: from p_g = N(−4, 0.5²) against D = D*, the minimax generator's "
+    "mean does not move while the non-saturating one reaches the data (each seed, and the exact-gradient path).",
+    "dirac.png": "The Dirac-GAN (Mescheder et al. 2018): gradient steps in the (θ, ψ) plane beside the linearised "
+    "map's spiral or circle; simultaneous steps spiral out, alternating ones circle, R1 and RpGAN + R1 + R2 "
+    "converge, WGAN-GP leaves the disc |x| < g0.",
+    "modes.png": "Mode collapse counted: the mass p_g puts near each mode, per objective and seed, on bimodal1d "
+    "(exact push-forward) and ring8 (high-quality samples per mode).",
 }
 
 

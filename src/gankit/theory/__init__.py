@@ -16,6 +16,11 @@ Rows (claim, predicted, measured, tolerance, pass):
 Further rows: Proposition 2 (descent on C(p_g) with D = D*), Arjovsky et al.'s example 1 (WGAN), and a
 bimodal target trained with both objectives (reported, not checked).
 
+``gankit theory --all`` adds the instability of real training (:mod:`.instability`): saturation stalling the
+minimax game against D* (:mod:`.stall`), the Dirac-GAN of Mescheder et al. (2018) with its eigenvalues per
+training method (:mod:`.dirac`), and mode collapse counted per mode and seed (:mod:`.collapse`); their
+figures in :mod:`.instability_figures`.
+
 One idea a module: :mod:`.claims` (the table), :mod:`.grid` (the 1-D grid and its densities),
 :mod:`.snapshots` (G and D kept during training), one module an experiment (:mod:`.identity`,
 :mod:`.fixed_g`, :mod:`.equilibrium`, :mod:`.saturation`, :mod:`.proposition2`, :mod:`.wgan`,
@@ -29,6 +34,7 @@ from .dynamics import dynamics_claims
 from .equilibrium import equilibrium_claims
 from .fixed_g import fit_discriminator, fixed_g_claims, logit_claim
 from .identity import identity_claims
+from .instability import instability_claims
 from .proposition2 import proposition2_claims
 from .run import THEORY_PRESET, run_claims
 from .saturation import confident_d_claim, saturation_claim
@@ -50,4 +56,5 @@ __all__ = [
     "proposition2_claims",
     "wgan_claims",
     "dynamics_claims",
+    "instability_claims",
 ]

@@ -30,9 +30,13 @@ THEORY_PRESET = "gauss1d"  # p_data = N(2, 0.5²), an MLP G from z ~ N(0, 1): ev
 
 
 def run_claims(
-    out_dir: str | Path | None = None, log: Callable[[str], None] = lambda s: None, cfg: Config | None = None
+    out_dir: str | Path | None = None,
+    log: Callable[[str], None] = lambda s: None,
+    cfg: Config | None = None,
+    instability: bool = False,
 ) -> list[Claim]:
-    """Run the experiment, return the rows, and write the figures to ``out_dir`` if given.
+    """Run the experiment, return the rows, and write the figures to ``out_dir`` if given. ``instability``
+    (``gankit theory --all``) adds the rows of :func:`gankit.theory.instability.instability_claims` after them.
 
     Runs on one CPU thread: the networks are tiny, so extra threads only add overhead, and on
     a loaded machine OpenMP threads that wait on each other can make the run many times slower.
@@ -40,7 +44,12 @@ def run_claims(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run_claims(out_dir, log, cfg)
+        rows = _run_claims(out_dir, log, cfg)
+        if instability:
+            from .instability import instability_claims
+
+            rows += instability_claims(out_dir, log)
+        return rows
     finally:
         torch.set_num_threads(threads)
 
