@@ -75,7 +75,6 @@ SLOW = {
     },
     "test_sources.py": {
         "test_a_streamed_folder_trains_and_resumes_bit_identically",  # 5 s (worker processes)
-        "test_gankit_eval_reads_a_streamed_run_as_training_did",  # 15 s (the folder's classifier)
     },
     "test_config.py": {
         "test_deep_nesting_is_one_line",  # 3 s

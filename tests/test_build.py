@@ -99,3 +99,16 @@ def test_the_biggan_and_r3gan_presets_build_conditional_networks_for_their_image
     z, y = torch.randn(2, cfg.model.z_dim), torch.tensor([0, 9])
     x = G(z, y)
     assert x.shape == (2, *shape) and D(x, y).shape == (2,)
+
+
+def test_the_stacked_mnist_preset_is_unconditional_rpgan_on_the_papers_protocol():
+    """The modes must be found, not given as labels; measured on the papers' 26,000 samples."""
+    from gankit.nets import build_nets
+
+    cfg = load_config("stacked-mnist")
+    assert cfg.data.name == "stacked_mnist" and not cfg.model.conditional
+    assert cfg.objective.name == "rpgan" and cfg.objective.r1_gamma > 0
+    assert cfg.train.eval_samples == 26000 and cfg.train.eval_features == "classifier"
+    G, D = build_nets(cfg.model, (3, 28, 28), 0)
+    x = G(torch.randn(2, cfg.model.z_dim), None)
+    assert x.shape == (2, 3, 28, 28) and D(x, None).shape == (2,)

@@ -29,12 +29,12 @@ def test_each_guide_has_python_blocks(name):
 def test_own_networks_guide_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scope = run_blocks("own-networks.md")
-    assert scope["result"].step == 200 and scope["run"].step == 200
+    assert scope["result"].step == 100 and scope["run"].step == 100
     assert tuple(scope["x"].shape) == (16, 1, 16, 16)
     assert (tmp_path / "runs" / "mine" / "checkpoints" / "last.pt").is_file()
     import gankit
 
-    assert gankit.load_run("runs/mine", G=scope["G"]()).step == 300  # the resumed run
+    assert gankit.load_run("runs/mine", G=scope["G"]()).step == 150  # the resumed run
 
 
 def test_own_images_guide_runs(tmp_path, monkeypatch):
