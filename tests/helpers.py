@@ -17,6 +17,20 @@ def write_idx(path, array) -> None:
         f.write(array.astype(np.uint8).tobytes())
 
 
+def write_image_folder(root, classes, per_class: int, size: int) -> None:
+    """An image folder in ImageFolder's layout: ``per_class`` random RGB ``size``×``size`` PNGs named 00.png,
+    01.png, ... (sorted as written) in a sub-folder of ``root`` per class, from one seeded generator."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (Path(root) / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(Path(root) / c / f"{i:02d}.png")
+
+
 def adam_step_bound(beta1: float, beta2: float, t: int) -> float:
     """The largest |m̂_t / √v̂_t| Adam can take at its step t (ε = 0), whatever the gradients.
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import write_idx
+from helpers import write_idx, write_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,16 +138,7 @@ def test_stacked_ablation_smoke_prints_the_four_objectives(tmp_path):
 
 def test_streaming_smoke_compares_in_memory_and_streamed(tmp_path):
     """On a tiny folder of 32×32 PNGs: 4 steps each way, a ratio of step times."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for c in ("a", "b"):
-        (tmp_path / "folder" / c).mkdir(parents=True)
-        for i in range(8):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                tmp_path / "folder" / c / f"{i}.png"
-            )
+    write_image_folder(tmp_path / "folder", ("a", "b"), 8, 32)
     args = ["--root", str(tmp_path / "folder"), "--steps", "4", "--repeats", "1", "--width", "8"]
     out = _run("streaming.py", *args, "--out", str(tmp_path / "runs"))
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "images/s" not in line]

@@ -3,9 +3,9 @@
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from helpers import write_image_folder
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -39,13 +39,7 @@ def test_own_networks_guide_runs(tmp_path, monkeypatch):
 
 def test_own_images_guide_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for c in ("cats", "dogs"):
-        (tmp_path / "photos" / c).mkdir(parents=True)
-        for i in range(10):
-            Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(
-                tmp_path / "photos" / c / f"{i}.png"
-            )
+    write_image_folder(tmp_path / "photos", ("cats", "dogs"), 10, 40)
     scope = run_blocks("own-images.md")
     from gankit.sources import StreamData
 

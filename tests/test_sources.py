@@ -12,17 +12,14 @@ from gankit.data import ImageData
 from gankit.errors import GankitError
 from gankit.sources import StreamData, as_training_data, draw_indices, image_tensor, open_stream
 from gankit.training import train
+from helpers import write_image_folder
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """An image folder: 2 classes of 12 RGB 8×8 PNGs each."""
     root = tmp_path_factory.mktemp("folder")
-    rng = np.random.default_rng(0)
-    for c in ("a", "b"):
-        (root / c).mkdir()
-        for i in range(12):
-            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / c / f"{i:02d}.png")
+    write_image_folder(root, ("a", "b"), 12, 8)
     return root
 
 

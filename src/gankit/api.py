@@ -129,27 +129,38 @@ def load_run(run_dir: str | Path, G: nn.Module | None = None, D: nn.Module | Non
     """Open a run directory: its networks with the last checkpoint's weights (G, its EMA copy, D), config
     and step. A run of your own networks (``model.name: custom``) needs them: ``G=`` (and ``D=`` for the
     discriminator), instances of the classes it was trained with; gankit's networks are rebuilt from
-    the config. Nothing is imported or unpickled: the checkpoint holds tensors and plain data only."""
+    the config. Nothing is imported or unpickled: the checkpoint holds tensors and plain data only. The
+    checkpoint is checked as ``gankit sample`` checks it (field types, fit to config.yaml)."""
+    from .checkpoint import check_compatible
     from .nets import build_nets
+    from .runs import _build_generator, _checkpoint_fields
 
     run = Path(run_dir)
     if not run.is_dir():
         raise GankitError(f"run directory not found: {run}")
     cfg = read_config(run / "config.yaml")
-    state = load_checkpoint(run / "checkpoints" / LAST)
-    shape, n_cls, step = tuple(state["data_shape"]), int(state["num_classes"]), int(state["step"])
-    if cfg.model.name == CUSTOM:
-        if G is None:
-            raise GankitError(f"{run} was trained on your own networks: pass G= (an instance of its G's class)")
-        _check_module(G, "G")
-        Gs, Dm = G, D
-    else:
+    where = run / "checkpoints" / LAST
+    state = load_checkpoint(where)
+    shape, n_cls, step, _ = _checkpoint_fields(state, run)
+    check_compatible(state, cfg.model_dump(mode="json"), shape, n_cls, where, None, use="open it")
+    if cfg.model.name == CUSTOM and G is None:
+        raise GankitError(f"{run} was trained on your own networks: pass G= (an instance of its G's class)")
+    for module, name in ((G, "G"), (D, "D")):
+        if module is not None:
+            _check_module(module, name)
+
+    def generator(key: str, module: nn.Module | None) -> nn.Module:
+        weights = _checkpoint_fields(state, run, key)[3]
+        return (
+            _load_into(module, weights, "G", run)
+            if module is not None
+            else _build_generator(cfg, shape, n_cls, weights, run).eval()
+        )
+
+    # the EMA copy first: it is a copy of the user's G before that G takes the raw weights
+    G_ema = generator("G_ema", copy.deepcopy(G) if G is not None else None) if state.get("G_ema") is not None else None
+    G_raw = generator("G", G)
+    if D is None and cfg.model.name != CUSTOM:
         with torch.random.fork_rng(devices=[]):  # initial weights, overwritten: leave the caller's RNG alone
-            Gs, Dm = build_nets(cfg.model, shape, n_cls)
-        Gs, Dm = (G or Gs), (D or Dm)
-    G_ema = None
-    if state.get("G_ema") is not None:
-        G_ema = _load_into(copy.deepcopy(Gs), state["G_ema"], "G", run)
-    Gs = _load_into(Gs, state["G"], "G", run)
-    Dm = _load_into(Dm, state["D"], "D", run) if Dm is not None else None
-    return Run(Gs, G_ema, Dm, cfg, step, n_cls)
+            D = build_nets(cfg.model, shape, n_cls)[1]
+    return Run(G_raw, G_ema, _load_into(D, state["D"], "D", run) if D is not None else None, cfg, step, n_cls)

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
-from .data import ImageData, resize_uint8, to_uint8
+# the in-memory image folder's file walk and decoder: the same rules, checks and one-line errors when streamed
+from .data import ImageData, _class_files, _decode_rgb, fingerprint, load_dataset, resize_uint8, to_uint8
 from .errors import GankitError
 from .memory import human_bytes
 
@@ -127,8 +129,6 @@ def _item(dataset: Any, i: int, where: str) -> tuple[Tensor, int]:
 def _dataset_of(data: Any) -> Any:
     """The map-style Dataset behind a DataLoader (gankit draws its own batches of train.batch_size, so
     that its order is seeded and resumable), or ``data`` itself."""
-    from torch.utils.data import DataLoader, IterableDataset
-
     ds = data.dataset if isinstance(data, DataLoader) else data
     if isinstance(ds, IterableDataset) or not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
         raise GankitError(
@@ -142,8 +142,6 @@ def _dataset_of(data: Any) -> Any:
 
 def _stack_dataset(ds: Any, name: str) -> ImageData:
     """A whole map-style Dataset read into memory."""
-    from torch.utils.data import TensorDataset
-
     if isinstance(ds, TensorDataset):  # its tensors as they are: no item-by-item copy
         tensors = ds.tensors
         if len(tensors) not in (1, 2):
@@ -223,7 +221,6 @@ class StreamData:
     identity: str
     size: int | None = None
     workers: int = 1
-    labels: Callable[[], Tensor] | None = field(default=None, repr=False)  # all labels, if cheap to know
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -288,17 +285,15 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def stream_dataset(
-    ds: Any, name: str, size: int | None, workers: int | None, num_classes: int | None = None
-) -> StreamData:
-    """StreamData over a map-style Dataset (its classes: ``num_classes``, else read from its items' labels
-    only when they are given by ``ds.targets`` / ``ds.labels``; else 0, unlabelled)."""
+def stream_dataset(ds: Any, name: str, size: int | None, workers: int | None) -> StreamData:
+    """StreamData over a map-style Dataset. Its classes are known only when it lists its labels as
+    ``ds.targets`` (as torchvision's datasets do): reading every item to find them would read the whole
+    dataset; otherwise it streams as unlabelled (0 classes)."""
     x, y = _item(ds, 0, "data")
     if size is not None:
         x = resize_uint8(x[None], size)[0]
-    if num_classes is None:
-        targets = getattr(ds, "targets", None) if y >= 0 else None
-        num_classes = int(max(targets)) + 1 if targets is not None and len(targets) else 0
+    targets = getattr(ds, "targets", None) if y >= 0 else None
+    num_classes = int(max(targets)) + 1 if targets is not None and len(targets) else 0
     c, h, w = x.shape
     return StreamData(
         ds, (c, h, w), num_classes, name, _identity(ds, x), size, default_workers() if workers is None else workers
@@ -347,20 +342,15 @@ class ImageFiles:
     def __init__(self, samples: list[tuple[str, int]]):
         self.samples = samples
         self.first = samples[0][0]
-        self.size = tuple(_decode(self.first, None, None).shape[:0:-1])  # (W, H) of the first image
+        _, h, w = _decode_rgb(self.first, None, None).shape
+        self.size = (w, h)  # of the first image, which every other must share
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         path, label = self.samples[i]
-        return _decode(path, self.size, self.first), label
-
-
-def _decode(path: str, size: tuple | None, first: str | None) -> Tensor:
-    from .data import _decode_rgb  # the in-memory loader's decoder: the same checks and one-line errors
-
-    return _decode_rgb(path, size, first)
+        return _decode_rgb(path, self.size, self.first), label
 
 
 def _files_identity(samples: list[tuple[str, int]], shape: tuple[int, ...]) -> str:
@@ -377,10 +367,6 @@ def open_stream(
     """The dataset ``name`` as StreamData when ``in_memory`` is false, or auto for an image folder whose
     images would need more than IN_MEMORY_LIMIT bytes; None when it is to be held in memory.
     Datasets that torchvision parses whole (mnist, cifar10, ...) stream from the arrays it parsed."""
-    from pathlib import Path
-
-    from .data import _class_files, load_dataset
-
     if in_memory is True or (in_memory == "auto" and name != "imagefolder"):
         return None
     if name == "imagefolder":
@@ -398,10 +384,6 @@ def open_stream(
         return StreamData(files, shape, len(classes), "imagefolder", ident, size, n_workers)
     data = load_dataset(name, root, download, size)
     assert data is not None  # the train split
-    from torch.utils.data import TensorDataset
-
-    from .data import fingerprint
-
     ds = TensorDataset(data.images, data.labels)
     n_workers = 0 if workers is None else workers  # the arrays are in memory already: nothing to decode
     return StreamData(ds, data.shape, data.num_classes, name, fingerprint(data), None, n_workers)
