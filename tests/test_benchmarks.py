@@ -144,3 +144,11 @@ def test_streaming_smoke_compares_in_memory_and_streamed(tmp_path):
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "images/s" not in line]
     assert rows == ["in memory", "streamed"]
     assert float(out.rsplit(":", 1)[1]) > 0
+
+
+def test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race():
+    out = _run("cpu_speed.py", "--smoke", "--skip-theory", "--skip-digits")
+    rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in out.splitlines() if line.startswith("| ")}
+    assert float(rows["plain PyTorch loop"][0]) > 0 and float(rows["gankit"][0]) > 0
+    assert rows["`gankit train --preset ring8` (whole command)"][0].strip() == "6"  # the smoke run's steps
+    assert "gankit's step rate / the plain loop's:" in out

@@ -48,6 +48,19 @@ def test_kid_is_zero_on_average_for_one_distribution_and_positive_otherwise():
     assert polynomial_mmd2(x[:100], x[100:200]) == pytest.approx(polynomial_mmd2(x[100:200], x[:100]))
 
 
+def test_kid_is_the_mean_of_each_subsets_mmd2():
+    # the kernel sums over all subsets at once give each subset's polynomial_mmd2, drawn in the same order
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(300, 8)), rng.normal(size=(2500, 8)) * 1.2 + 0.1  # rows > one 2,048 block
+    draws = np.random.default_rng(0)
+    vals = [
+        polynomial_mmd2(real[draws.choice(300, 200, replace=False)], fake[draws.choice(2500, 200, replace=False)])
+        for _ in range(7)
+    ]
+    mean, std = kernel_distance(real, fake, subsets=7, subset_size=200)
+    assert mean == pytest.approx(np.mean(vals), rel=1e-9) and std == pytest.approx(np.std(vals), rel=1e-6)
+
+
 def test_inception_score_bounds():
     k = 10
     assert inception_score(np.full((100, k), 1 / k), splits=1)[0] == pytest.approx(1.0)

@@ -109,6 +109,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
                 "train.log_every=2",
                 "train.checkpoint_every=0",
                 "train.eval_samples=500",
+                "train.ema_kimg=0",  # the page of a run without an EMA of G
                 "model.g_hidden=32",
                 "model.d_hidden=32",
                 *QUIET,

@@ -43,4 +43,4 @@ def test_gankit_theory_passes_every_row(tmp_path, capsys):
     assert (tmp_path / "curves.png").stat().st_size > 10000
     assert json.loads((tmp_path / "claims.json").read_text()) == rows
     page = (tmp_path / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 6 and "figure1" in page
+    assert page.count("data:image/png;base64,") >= 5 and "figure1" in page

@@ -28,7 +28,7 @@ def fit_discriminator(
     D: nn.Module,
     sample_real: Callable[[int], Tensor],
     sample_fake: Callable[[int], Tensor],
-    steps: int = 3000,
+    steps: int = 2500,
     batch: int = 2048,
     lr: float = 2e-3,
 ) -> nn.Module:

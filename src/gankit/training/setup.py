@@ -131,10 +131,12 @@ class _AdamOptions(TypedDict):
 
 
 def make_optimisers(cfg: Config, G: nn.Module, D: nn.Module, fp: FastPath) -> Optimisers:
-    """Adam for each network (fused on the fast path; capturable in a CUDA graph: the step count stays
+    """Adam for each network (fused on the fast path and on the CPU, where its one kernel per step is ~10%
+    of a small MLP's step faster than the per-tensor loop; capturable in a CUDA graph: the step count stays
     on the device) and a LambdaLR schedule of ``train.lr_schedule`` over ``train.steps``."""
     t = cfg.train
-    adam = _AdamOptions(betas=(t.beta1, t.beta2), fused=True if fp.fast else None, capturable=fp.graphed)
+    on_cpu = all(p.device.type == "cpu" for p in [*G.parameters(), *D.parameters()])
+    adam = _AdamOptions(betas=(t.beta1, t.beta2), fused=True if fp.fast or on_cpu else None, capturable=fp.graphed)
     opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, **adam)
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, **adam)
     sched_d, sched_g = (
