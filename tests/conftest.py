@@ -39,6 +39,7 @@ SLOW = {
         "test_stacked_ablation_smoke_prints_the_four_objectives",  # 100 s (two classifiers on a fresh cache)
         "test_ada_digits_smoke_prints_the_three_variants",  # 38 s
         "test_streaming_smoke_compares_in_memory_and_streamed",  # 10 s
+        "test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race",  # 12 s
         # test_profile_step_smoke_names_the_costly_ops (7 s): the file's one test in the quick subset
     },
     "test_cli.py": {
@@ -142,7 +143,7 @@ SLOW = {
         "test_figures_are_written",  # 2-4 s (matplotlib)
     },
     "test_theory.py": {
-        "test_gankit_theory_passes_every_row",  # 110 s
+        "test_gankit_theory_passes_every_row",  # 50 s
     },
     "test_train.py": {
         "test_short_training_learns_a_gaussian",  # 5 s
