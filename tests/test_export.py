@@ -33,6 +33,7 @@ RUNS = {
     "ring8": [
         "train.steps=2",
         "train.batch_size=16",
+        "train.ema_kimg=0",  # the run without an EMA copy of G
         "model.g_hidden=16",
         "model.d_hidden=16",
         "train.eval_samples=64",
