@@ -40,6 +40,7 @@ SLOW = {
         "test_ada_digits_smoke_prints_the_three_variants",  # 38 s
         "test_streaming_smoke_compares_in_memory_and_streamed",  # 10 s
         "test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race",  # 12 s
+        "test_live_speed_smoke_counts_steps_and_redraws",  # 8 s (chromium)
         # test_profile_step_smoke_names_the_costly_ops (7 s): the file's one test in the quick subset
     },
     "test_cli.py": {
@@ -138,6 +139,9 @@ SLOW = {
     },
     "test_session.py": {
         "test_a_driven_run_paused_checkpointed_and_resumed_ends_bit_identical_to_train",  # 4 s
+    },
+    "test_live.py": {
+        "test_the_page_plays_pauses_and_takes_a_control_in_chromium",  # 5 s (chromium)
     },
     "test_theory_instability.py": {
         "test_figures_are_written",  # 2-4 s (matplotlib)

@@ -1,6 +1,7 @@
 """The benchmarks run on the CPU (tiny sizes): their tables have every case and sane numbers."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,14 @@ def test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race():
     assert float(rows["plain PyTorch loop"][0]) > 0 and float(rows["gankit"][0]) > 0
     assert rows["`gankit train --preset ring8` (whole command)"][0].strip() == "6"  # the smoke run's steps
     assert "gankit's step rate / the plain loop's:" in out
+
+
+def test_live_speed_smoke_counts_steps_and_redraws():
+    pytest.importorskip("playwright.sync_api")
+    if not (shutil.which("chromium") or os.access("/usr/bin/chromium", os.X_OK)):
+        pytest.skip("chromium is not installed (make test installs it)")
+    out = _run(
+        "live_speed.py", "--seconds", "1", "--warmup", "0.5", "--set", "model.g_hidden=16", "--set", "model.d_hidden=16"
+    )
+    row = [line.split("|")[2:4] for line in out.splitlines() if line.startswith("| ") and "measured" in line][0]
+    assert float(row[0]) > 0 and float(row[1]) > 0

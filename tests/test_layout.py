@@ -40,7 +40,7 @@ LOWER = [
     "figures",
     "build",
 ]
-UPPER = {"training", "cli", "runs", "export", "api", "theory", "report"}
+UPPER = {"training", "cli", "runs", "export", "api", "theory", "report", "live"}
 
 
 def _modules():

@@ -326,6 +326,33 @@ def theory(out, as_json, everything) -> None:
 
 
 @cli.command()
+@click.argument("run_dir", required=False, type=click.Path())
+@click.option("--preset", default="ring8", show_default=True, help="A toy preset to play (without RUN_DIR).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a field of the preset.")
+@click.option("--out", help="Run directory for the game's checkpoint (written on request and at Ctrl-C).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; elsewhere than loopback needs the printed token.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+def live(run_dir, preset, overrides, out, host, port) -> None:
+    """Watch a GAN train in the browser: a toy preset played live, or RUN_DIR followed as it trains."""
+    from .config import check_unique_overrides
+    from .live import live_config, serve_game, serve_run
+
+    if run_dir is not None:
+        if overrides or out:
+            raise GankitError("gankit live RUN_DIR follows a run: --set and --out are for a live game (--preset)")
+        serve_run(Path(run_dir), host, port, _say)
+        return
+    check_unique_overrides(list(overrides))
+    cfg = live_config(preset, list(overrides))
+    serve_game(cfg, _new_run_dir(out, f"live-{preset}") if out else None, host, port, _say)
+
+
+@cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--out", default=None, help="Output .html file (default RUN_DIR/report.html; several runs: FIRST_RUN/compare.html)."
