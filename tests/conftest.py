@@ -142,6 +142,7 @@ SLOW = {
     },
     "test_live.py": {
         "test_the_page_plays_pauses_and_takes_a_control_in_chromium",  # 5 s (chromium)
+        "test_ctrl_c_stops_the_server_and_writes_the_checkpoint",  # 5 s (a subprocess)
     },
     "test_theory_instability.py": {
         "test_figures_are_written",  # 2-4 s (matplotlib)

@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -59,7 +60,7 @@ class LiveGame:
         assert isinstance(target, GaussianMixture)  # checked by the CLI: live plays toy targets
         self.target = target
         self.z = torch.randn(SHOWN, self.cfg.model.z_dim, generator=torch.Generator().manual_seed(7))
-        self.meta = _meta(self.cfg, target)
+        self.meta = _meta(self.cfg, target) | {"writes": self.run_dir is not None}
         self._frame(force=True)
 
     # --- the thread ----------------------------------------------------------------------------------
@@ -130,11 +131,15 @@ class LiveGame:
             raise ValueError(f"unknown control {name!r}; the controls are {', '.join(CONTROLS)}")
 
     def _reset(self) -> None:
-        """A fresh run with the current settings (the same seed: the same start)."""
+        """A fresh run with the current settings (the same seed: the same start). With a run directory the
+        game so far is checkpointed there and the fresh run goes to the next free ``RUN-k``."""
         assert self.session is not None
         cfg = self.session.cfg
+        self.save()
         self.session.close()
-        self.session = start(cfg, None)
+        if self.run_dir is not None:
+            self.run_dir = _next_free(Path(self.run_dir))
+        self.session = start(cfg, self.run_dir)
         self.history.clear()
 
     def save(self) -> None:
@@ -189,6 +194,15 @@ class LiveGame:
             self.frame = row
             self.frames += 1
             self.changed.notify_all()
+
+
+def _next_free(run: Path) -> Path:
+    """``run`` without its ``-k`` suffix, numbered with the first k ≥ 2 whose directory does not exist."""
+    stem = run.name.rsplit("-", 1)[0] if run.name.rsplit("-", 1)[-1].isdigit() else run.name
+    k = 2
+    while (run.parent / f"{stem}-{k}").exists():
+        k += 1
+    return run.parent / f"{stem}-{k}"
 
 
 def _meta(cfg: Config, target: GaussianMixture) -> dict:

@@ -22,6 +22,7 @@ function initGame() {
   $("title").textContent = "· " + meta.preset;
   for (const [id, name] of [["play", "play"], ["pause", "pause"], ["step-one", "step"], ["reset", "reset"], ["save", "save"]])
     $(id).onclick = () => send(name);
+  if (!meta.writes) { $("save").disabled = true; $("save").title = "start gankit live with --out RUN to write a run directory"; }
   const sel = $("objective");
   for (const o of meta.objectives) { const opt = document.createElement("option"); opt.value = o; opt.textContent = o; sel.appendChild(opt); }
   sel.onchange = () => send("objective", sel.value);
