@@ -28,7 +28,7 @@ function initGame() {
   sel.onchange = () => send("objective", sel.value);
   for (const k of ["lr_g", "lr_d", "d_steps", "batch_size"]) $(k).onchange = () => send(k, Number($(k).value));
   $("legend").textContent = meta.dim === 2
-    ? "Left: D(x) (blue 0, white ½, red 1) over the density of p_data (grey), G's samples (green) and the gradient each receives from G's loss (arrows). Right: losses, V(D, G) against −log 4, JSD; modes and high quality in the line above."
+    ? "Left: D(x) (blue 0, white ½, red 1) over the density of p_data (grey), G's samples (green) and the gradient each receives from G's loss (arrows). Right: losses, V(D, G) against −log 4, JSD and the modes covered."
     : "Left: p_data (black), p_g exact (green), D (blue), D* = p_data/(p_data + p_g) (orange, dashed), G's samples with their gradients (arrows). Right: losses, V(D, G) against −log 4, JSD.";
   const events = new EventSource("api/events");
   events.onmessage = (e) => {
@@ -52,10 +52,12 @@ function drawFrame(f) {
   }
   $("play").disabled = f.playing; $("pause").disabled = !f.playing;
   if (meta.dim === 2) draw2d(f); else draw1d(f);
-  drawCurves($("curves"), history.map((h) => h[0]), [
+  const series = [
     ["loss D", history.map((h) => h[1])], ["loss G", history.map((h) => h[2])],
     ["V(D, G) (−log 4 dashed)", history.map((h) => h[3]), meta.log4], ["JSD", history.map((h) => h[4])],
-  ]);
+  ];
+  if (meta.modes && meta.modes.length) series.push([`modes covered (of ${meta.modes.length})`, history.map((h) => h[5]), meta.modes.length]);
+  drawCurves($("curves"), history.map((h) => h[0]), series);
   window.gankitRedraws += 1;
 }
 
