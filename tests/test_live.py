@@ -32,7 +32,7 @@ def test_a_frame_has_the_view_and_the_numbers(game):
     f = game.frame
     assert f["step"] == 0 and 0 <= f["jsd"] <= 0.6932  # nats: JSD ≤ log 2
     assert len(f["heat"]) == 48 * 48 and all(0 <= v <= 1 for v in f["heat"])
-    assert len(f["samples"]) == len(f["grad"]) == 500 and f["modes"] in range(9)
+    assert len(f["samples"]) == len(f["grad"]) == 400 and f["modes"] in range(9)
     assert game.meta["dim"] == 2 and len(game.meta["density"]) == 48 * 48
 
 
