@@ -23,7 +23,6 @@ Prints Markdown tables.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import subprocess
@@ -38,7 +37,9 @@ from torch import nn
 
 from gankit.config import load_config
 from gankit.features import cache_dir
+from gankit.distributions import ring8 as ring8_target
 from gankit.metrics.toy import mode_stats
+from gankit.stats import read_jsonl
 from gankit.training.session import start
 
 # the reference's sizes and rates, as gankit overrides of the ring8 preset
@@ -95,11 +96,11 @@ def reference(seed: int) -> tuple[Callable[[], None], nn.Module]:
 
 
 def score(G: nn.Module, z_dim: int) -> tuple[int, float]:
-    """(modes covered, high-quality share) of 2,500 samples."""
-    means = torch.tensor([[2 * math.cos(2 * math.pi * k / 8), 2 * math.sin(2 * math.pi * k / 8)] for k in range(8)])
+    """(modes covered, high-quality share) of 2,500 samples, against gankit's ring8 target's modes."""
+    target = ring8_target()
     with torch.no_grad():
         x = G(torch.randn(2500, z_dim, generator=torch.Generator().manual_seed(1)))
-    s = mode_stats(x, means, 0.02)
+    s = mode_stats(x, target.means, target.stds[:, 0])
     return s["modes"], s["high_quality"]
 
 
@@ -149,7 +150,7 @@ def command(args: list[str]) -> tuple[float, int]:
 
 def last_row(run: Path, key: str) -> dict:
     """The last row of RUN/metrics.jsonl that has ``key``."""
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_jsonl(run / "metrics.jsonl")
     return next(r for r in reversed(rows) if key in r)
 
 

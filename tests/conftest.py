@@ -2,6 +2,7 @@ import os
 
 import pytest
 import torch
+from helpers import find_chromium
 
 torch.set_num_threads(1)  # at import too: module-scoped fixtures run before the autouse one below
 
@@ -175,3 +176,13 @@ def pytest_collection_modifyitems(config, items):
         for item, slow in zip(its, listed):
             if slow:
                 item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Chromium (the report's and gankit live's page tests). Installing it is the set-up's job
+    (``make test``), never a test's."""
+    found = find_chromium()
+    if found is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    return found

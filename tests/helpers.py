@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import numpy as np
 import torch
@@ -58,3 +60,12 @@ def assert_same_training(a: dict, b: dict, lr: float, steps: int, betas: tuple[f
         f"a parameter moved {diff.max().item():.3g} apart, more than Adam can ({worst:.3g})"
     )
     assert diff.median().item() <= lr / 100, f"median difference {diff.median().item():.3g}: not a rounding difference"
+
+
+def find_chromium(known: tuple[str, ...] = ("/usr/bin/chromium",)) -> str | None:
+    """Chromium's path: ``chromium`` on PATH, else the first executable of ``known`` (Debian's package,
+    for a PATH without /usr/bin); None if there is none. Only looks: runs nothing."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return next((p for p in known if os.path.isfile(p) and os.access(p, os.X_OK)), None)

@@ -1,7 +1,6 @@
 """The benchmarks run on the CPU (tiny sizes): their tables have every case and sane numbers."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -155,10 +154,8 @@ def test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race():
     assert "gankit's step rate / the plain loop's:" in out
 
 
-def test_live_speed_smoke_counts_steps_and_redraws():
+def test_live_speed_smoke_counts_steps_and_redraws(chromium):
     pytest.importorskip("playwright.sync_api")
-    if not (shutil.which("chromium") or os.access("/usr/bin/chromium", os.X_OK)):
-        pytest.skip("chromium is not installed (make test installs it)")
     out = _run(
         "live_speed.py", "--seconds", "1", "--warmup", "0.5", "--set", "model.g_hidden=16", "--set", "model.d_hidden=16"
     )

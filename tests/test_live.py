@@ -4,7 +4,6 @@ chromium: it loads, plays, pauses, takes a control change, and a screenshot is s
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -138,14 +137,6 @@ def test_cli_refusals_are_one_line(args, message, capsys, tmp_path, monkeypatch)
     assert e.value.code == 2 and len(err) == 1 and message in err[0], err
 
 
-def _chromium() -> str:
-    """Debian's chromium (``make test`` installs it), else skip."""
-    found = shutil.which("chromium") or next((p for p in ("/usr/bin/chromium",) if os.access(p, os.X_OK)), None)
-    if found is None:
-        pytest.skip("chromium is not installed (make test installs it)")
-    return found
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,11 +160,11 @@ def served(game):
     thread.join(10)
 
 
-def test_the_page_plays_pauses_and_takes_a_control_in_chromium(served, tmp_path):
+def test_the_page_plays_pauses_and_takes_a_control_in_chromium(served, chromium, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, game = served
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 950})
         page.goto(url)
         page.wait_for_function("window.gankitRedraws >= 3", timeout=30000)

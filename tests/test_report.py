@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import find_chromium
 import torch
 from PIL import Image
 
@@ -1299,24 +1300,6 @@ def test_cli_report_of_the_hostile_runs_is_no_traceback(runs, tmp_path, capsys):
 # --- the page, opened in Chromium ----------------------------------------------------------------
 
 
-def _find_chromium(known: tuple[str, ...] = ("/usr/bin/chromium",)) -> str | None:
-    """Chromium's path: ``chromium`` on PATH, else the first executable of ``known`` (Debian's package,
-    for a PATH without /usr/bin); None if there is none."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return next((p for p in known if os.path.isfile(p) and os.access(p, os.X_OK)), None)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The path of Chromium. Installing it is the set-up's job (``make test``), never a test's."""
-    found = _find_chromium()
-    if found is None:
-        pytest.skip("chromium is not installed (make test installs it)")
-    return found
-
-
 def test_find_chromium_only_looks(monkeypatch, tmp_path):
     """Finding the browser runs nothing: no apt-get, no subprocess at all."""
 
@@ -1327,13 +1310,13 @@ def test_find_chromium_only_looks(monkeypatch, tmp_path):
     monkeypatch.setattr(subprocess, "Popen", refuse)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     exe = tmp_path / "chromium"
-    assert _find_chromium((str(exe),)) is None
+    assert find_chromium((str(exe),)) is None
     exe.write_text("#!/bin/sh\n")
-    assert _find_chromium((str(exe),)) is None  # not executable
+    assert find_chromium((str(exe),)) is None  # not executable
     exe.chmod(0o755)
-    assert _find_chromium((str(exe),)) == str(exe)
+    assert find_chromium((str(exe),)) == str(exe)
     monkeypatch.setattr(shutil, "which", lambda name: "/opt/bin/chromium" if name == "chromium" else None)
-    assert _find_chromium((str(exe),)) == "/opt/bin/chromium"
+    assert find_chromium((str(exe),)) == "/opt/bin/chromium"
 
 
 def _above_4(fd: int) -> int:

@@ -347,9 +347,11 @@ def live(run_dir, preset, overrides, out, host, port) -> None:
             raise GankitError("gankit live RUN_DIR follows a run: --set and --out are for a live game (--preset)")
         serve_run(Path(run_dir), host, port, _say)
         return
+    from .files import check_new_run_dir
+
     check_unique_overrides(list(overrides))
     cfg = live_config(preset, list(overrides))
-    serve_game(cfg, _new_run_dir(out, f"live-{preset}") if out else None, host, port, _say)
+    serve_game(cfg, check_new_run_dir(out) if out else None, host, port, _say)
 
 
 @cli.command()

@@ -23,7 +23,7 @@ import torch
 from ..config import Config
 from ..distributions import GaussianMixture
 from ..exact import jsd, optimal_discriminator, pushforward_masses_1d
-from ..metrics.toy import grid_edges, grid_jsd, histogram_masses, mode_stats
+from ..evaluate import evaluate_toy
 from ..objectives import get_objective
 from ..training.session import Session, start
 
@@ -50,9 +50,7 @@ class LiveGame:
     history: list = field(default_factory=list)  # [step, loss_d, loss_g, V, jsd, modes]
     commands: queue.Queue = field(default_factory=queue.Queue)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    changed: threading.Condition = field(default_factory=threading.Condition)
     _rate: tuple[float, int] = (0.0, 0)  # (time, step) of the last rate measurement
-    jsd_cells: tuple | None = None  # 2-D: gankit's 64×64 JSD grid and p_data's exact masses on it, made once
 
     def __post_init__(self) -> None:
         self.session = start(self.cfg, self.run_dir)
@@ -61,7 +59,7 @@ class LiveGame:
         self.target = target
         self.z = torch.randn(SHOWN, self.cfg.model.z_dim, generator=torch.Generator().manual_seed(7))
         self.meta = _meta(self.cfg, target) | {"writes": self.run_dir is not None}
-        self._frame(force=True)
+        self._frame()
 
     # --- the thread ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -104,7 +102,7 @@ class LiveGame:
                 self.save()
             else:
                 self._set(name, value)
-            self._frame(force=True)
+            self._frame()
 
     def _set(self, name: str, value: Any) -> None:
         """One control of :data:`CONTROLS`, on the running session and in its config (so a reset keeps it)."""
@@ -153,20 +151,23 @@ class LiveGame:
         self.thread.start()
         return self.thread
 
-    def close(self) -> None:
+    def close(self) -> int | None:
         """Stop the loop after its step, then write the checkpoint (a live run stopped by Ctrl-C keeps its
-        work) and end the session."""
+        work) and end the session; returns the step it stopped at (None if closed before)."""
         self.stop_event.set()
         thread = getattr(self, "thread", None)
         if thread is not None:
             thread.join()
-        if self.session is not None:
-            self.save()
-            self.session.close(stopped="live")
-            self.session = None
+        if self.session is None:
+            return None
+        step = self.session.step_done
+        self.save()
+        self.session.close(stopped="live")
+        self.session = None
+        return step
 
     # --- frames ----------------------------------------------------------------------------------------
-    def _frame(self, force: bool = False) -> None:
+    def _frame(self) -> None:
         s = self.session
         assert s is not None
         G, D = s.G_sample, s.D
@@ -190,10 +191,8 @@ class LiveGame:
         }
         self.history.append([s.step_done, row["loss_d"], row["loss_g"], row["V"], row["jsd"], row.get("modes")])
         del self.history[:-HISTORY]
-        with self.changed:
-            self.frame = row
-            self.frames += 1
-            self.changed.notify_all()
+        self.frame = row  # one assignment: a reader sees the old frame or the new one, whole
+        self.frames += 1
 
 
 def _next_free(run: Path) -> Path:
@@ -287,14 +286,7 @@ def _view_2d(game: LiveGame, G: torch.nn.Module, D: torch.nn.Module) -> dict:
 
 
 def _sample_statistics(game: LiveGame, G: torch.nn.Module) -> dict:
-    """JSD(p_data ‖ p_g) on gankit's 64×64 grid from 5,000 samples of G, and the mode statistics on 2,500."""
-    many = G(torch.randn(5000, game.cfg.model.z_dim, generator=torch.Generator().manual_seed(8)))
-    if game.jsd_cells is None:
-        edges = grid_edges(*game.target.bounds(), 64)
-        game.jsd_cells = (edges, game.target.cell_masses(edges))
-    edges, p_data = game.jsd_cells
-    out = {"jsd": grid_jsd(p_data, histogram_masses(many, edges))}
-    if game.target.discrete_modes:
-        ms = mode_stats(many[:2500], game.target.means, game.target.stds[:, 0])
-        out["modes"], out["high_quality"] = ms["modes"], ms["high_quality"]
-    return out
+    """JSD(p_data ‖ p_g) on gankit's 64×64 grid from 5,000 samples of G and the mode statistics on 2,500: the
+    training's toy evaluation (:func:`gankit.evaluate.evaluate_toy`) on fewer samples."""
+    toy = evaluate_toy(G, game.target, game.cfg.model.z_dim, n_modes=2500, n_jsd=5000, seed=8)
+    return {k.removeprefix("toy/"): v for k, v in toy.items() if k != "toy/kl_uniform"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import Config, load_config
 from ..errors import GankitError
@@ -47,31 +47,31 @@ def needs_token(host: str) -> bool:
         return True
 
 
-def _run_uvicorn(app, host: str, port: int, say: Callable[[str], None], what: str) -> None:
+def _serve(make: Callable[[str | None], Any], host: str, port: int, say: Callable[[str], None], what: str) -> None:
+    """Serve ``make(token)`` on uvicorn until Ctrl-C; the token (random, printed in the URL) only when ``host``
+    is reachable from elsewhere."""
     import uvicorn
 
-    token = getattr(app.state, "token", None)
+    token = secrets.token_urlsafe(16) if needs_token(host) else None
+    app = make(token)
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     say(f"gankit live: {what} at {url} (Ctrl-C stops it)")
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")).run()
 
 
 def serve_game(cfg: Config, run_dir: Path | None, host: str, port: int, say: Callable[[str], None]) -> None:
-    """Play ``cfg`` live until Ctrl-C; then its checkpoint goes to ``run_dir`` (if any)."""
+    """Play ``cfg`` live until Ctrl-C; then its checkpoint goes to the game's run directory (if any)."""
     from .game import LiveGame
     from .server import make_app
 
-    token = secrets.token_urlsafe(16) if needs_token(host) else None
     game = LiveGame(cfg, run_dir)
-    app = make_app(game=game, token=token)
-    app.state.token = token
     game.start()
     try:
-        _run_uvicorn(app, host, port, say, f"{cfg.data.name} playing")
+        _serve(lambda token: make_app(game=game, token=token), host, port, say, f"{cfg.data.name} playing")
     finally:
-        game.close()
-        if run_dir is not None:
-            say(f"gankit live: stopped at step {game.frame.get('step')}; checkpoint in {run_dir}")
+        step = game.close()
+        if game.run_dir is not None:  # a reset moves the game to the next RUN-k
+            say(f"gankit live: stopped at step {step}; checkpoint in {game.run_dir}")
 
 
 def serve_run(run: Path, host: str, port: int, say: Callable[[str], None]) -> None:
@@ -80,7 +80,4 @@ def serve_run(run: Path, host: str, port: int, say: Callable[[str], None]) -> No
 
     if not (run / "config.yaml").is_file():
         raise GankitError(f"{run} is not a run directory (no config.yaml)")
-    token = secrets.token_urlsafe(16) if needs_token(host) else None
-    app = make_app(run=run, token=token)
-    app.state.token = token
-    _run_uvicorn(app, host, port, say, f"following {run}")
+    _serve(lambda token: make_app(run=run, token=token), host, port, say, f"following {run}")

@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..registry import OBJECTIVES
 from .follow import RunFollower
 from .game import CONTROLS, LiveGame
 
@@ -51,28 +52,35 @@ class TokenCheck(BaseHTTPMiddleware):
 
 
 def make_app(game: LiveGame | None = None, run: Path | None = None, token: str | None = None) -> Starlette:
-    """The app of a live game (toy targets) or of a followed run directory (exactly one of them)."""
+    """The app of a live game (toy targets) or of a followed run directory (exactly one of them): the page
+    and its assets, then the mode's own routes."""
     if (game is None) == (run is None):
         raise ValueError("make_app needs a game or a run directory, not both")
-    follower = RunFollower(run) if run is not None else None
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
+    routes: list[Any] = [Route("/", page), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    if game is not None:
+        routes += _game_routes(game)
+    else:
+        assert run is not None  # one of the two, checked above
+        routes += _run_routes(run)
+    middleware = [Middleware(TokenCheck, token=token)] if token else []
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _game_routes(game: LiveGame) -> list[Any]:
+    """A game's meta (the target, the controls, the objectives), its frames as events, and its controls."""
+
     async def meta(request: Request) -> Response:
-        if game is not None:
-            return JSONResponse({"mode": "game", "controls": list(CONTROLS), **game.meta, **_choices()})
-        assert run is not None
-        return JSONResponse({"mode": "run", "run": run.name})
+        objectives = sorted(OBJECTIVES.names())
+        return JSONResponse({"mode": "game", "controls": list(CONTROLS), **game.meta, "objectives": objectives})
 
     async def events(request: Request) -> Response:
-        if game is None:
-            return PlainTextResponse("no game: this server follows a run directory\n", 404)
         return StreamingResponse(_frames(request, game), media_type="text/event-stream")
 
     async def control(request: Request) -> Response:
-        if game is None:
-            return PlainTextResponse("no game: this server follows a run directory\n", 404)
         try:
             body = await request.json()
             name, value = str(body["name"]), body.get("value")
@@ -84,40 +92,29 @@ def make_app(game: LiveGame | None = None, run: Path | None = None, token: str |
         game.command(name, value)
         return JSONResponse({"ok": True})
 
+    return [Route("/api/meta", meta), Route("/api/events", events), Route("/api/control", control, methods=["POST"])]
+
+
+def _run_routes(run: Path) -> list[Any]:
+    """A followed run's meta, its rows and files (from the run directory only, no symbolic link out)."""
+    follower = RunFollower(run)
+
+    async def meta(request: Request) -> Response:
+        return JSONResponse({"mode": "run", "run": run.name})
+
     async def run_state(request: Request) -> Response:
-        if follower is None:
-            return PlainTextResponse("no run directory: this server plays a game\n", 404)
         try:
             since = int(request.query_params.get("since", "0"))
         except ValueError:
             return PlainTextResponse("since must be an integer\n", 400)
         return JSONResponse(await asyncio.to_thread(follower.state, since))
 
-    routes: list[Any] = [
-        Route("/", page),
-        Route("/api/meta", meta),
-        Route("/api/events", events),
-        Route("/api/control", control, methods=["POST"]),
-        Route("/api/run", run_state),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
-    if run is not None:
-        routes.append(Mount("/files", StaticFiles(directory=run, follow_symlink=False), name="files"))
-    middleware = [Middleware(TokenCheck, token=token)] if token else []
-    return Starlette(routes=routes, middleware=middleware)
-
-
-def _choices() -> dict:
-    """The objectives the page offers (the registry's names)."""
-    from ..registry import OBJECTIVES
-
-    return {"objectives": sorted(OBJECTIVES.names())}
+    files = StaticFiles(directory=run, follow_symlink=False)
+    return [Route("/api/meta", meta), Route("/api/run", run_state), Mount("/files", files, name="files")]
 
 
 def _check_control(name: str, value: Any) -> str | None:
     """Why a control request is refused, or None."""
-    from ..registry import OBJECTIVES
-
     if name in ("play", "pause", "step", "reset", "save"):
         return None
     if name not in CONTROLS:

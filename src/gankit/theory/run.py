@@ -108,8 +108,8 @@ def partial_overlap_step(grid: Grid, snaps: Snapshots) -> int:
     """The first snapshot's step at which JSD(p_data ‖ p_g) ≤ :data:`OVERLAP_JSD`, exact on the grid (else the
     last): an early G whose p_g overlaps p_data in part, chosen by its state rather than by a step count, so
     that Proposition 1's experiment starts from the same situation whatever the seed or learning rate."""
+    p_data = with_rest(grid.p_data)
     for step in snaps.steps:
-        pg = with_rest(grid.p_g(snaps.load(step)[0], n_z=2**16))
-        if jsd(with_rest(grid.p_data), pg).item() <= OVERLAP_JSD:
+        if jsd(p_data, with_rest(grid.p_g(snaps.load(step)[0], n_z=2**16))).item() <= OVERLAP_JSD:
             return step
     return snaps.steps[-1]
