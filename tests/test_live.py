@@ -127,11 +127,14 @@ def test_closing_a_game_stops_its_thread_and_writes_its_checkpoint(tmp_path):
         (["live", "--preset", "ring9"], "unknown preset"),
         (["live", "NO_SUCH_RUN"], "not a run directory"),
         (["live", ".", "--set", "train.steps=3"], "--set and --out are for a live game"),
+        (["live", "--port", "BUSY"], "cannot listen on 127.0.0.1:"),
     ],
 )
 def test_cli_refusals_are_one_line(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as e:
+    busy = socket.create_server(("127.0.0.1", 0))  # a port another server holds
+    args = [str(busy.getsockname()[1]) if a == "BUSY" else a for a in args]
+    with busy, pytest.raises(SystemExit) as e:
         main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and message in err[0], err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,16 +49,29 @@ def needs_token(host: str) -> bool:
         return True
 
 
-def _serve(make: Callable[[str | None], Any], host: str, port: int, say: Callable[[str], None], what: str) -> None:
-    """Serve ``make(token)`` on uvicorn until Ctrl-C; the token (random, printed in the URL) only when ``host``
-    is reachable from elsewhere."""
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``, bound before anything starts (a busy port is one line, not a
+    server's log after the game began); port 0 picks a free one."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as e:
+        why = os.strerror(e.errno) if e.errno else str(e)
+        raise GankitError(f"cannot listen on {host}:{port} ({why}); choose another --port or --host")
+
+
+def _serve(
+    sock: socket.socket, make: Callable[[str | None], Any], host: str, say: Callable[[str], None], what: str
+) -> None:
+    """Serve ``make(token)`` on uvicorn from ``sock`` until Ctrl-C; the token (random, printed in the URL) only
+    when ``host`` is reachable from elsewhere."""
     import uvicorn
 
     token = secrets.token_urlsafe(16) if needs_token(host) else None
     app = make(token)
-    url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    url = f"http://{host}:{sock.getsockname()[1]}/" + (f"?token={token}" if token else "")
     say(f"gankit live: {what} at {url} (Ctrl-C stops it)")
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")).run()
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
 
 
 def serve_game(cfg: Config, run_dir: Path | None, host: str, port: int, say: Callable[[str], None]) -> None:
@@ -64,10 +79,11 @@ def serve_game(cfg: Config, run_dir: Path | None, host: str, port: int, say: Cal
     from .game import LiveGame
     from .server import make_app
 
+    sock = _listen(host, port)
     game = LiveGame(cfg, run_dir)
     game.start()
     try:
-        _serve(lambda token: make_app(game=game, token=token), host, port, say, f"{cfg.data.name} playing")
+        _serve(sock, lambda token: make_app(game=game, token=token), host, say, f"{cfg.data.name} playing")
     finally:
         step = game.close()
         if game.run_dir is not None:  # a reset moves the game to the next RUN-k
@@ -80,4 +96,5 @@ def serve_run(run: Path, host: str, port: int, say: Callable[[str], None]) -> No
 
     if not (run / "config.yaml").is_file():
         raise GankitError(f"{run} is not a run directory (no config.yaml)")
-    _serve(lambda token: make_app(run=run, token=token), host, port, say, f"following {run}")
+    sock = _listen(host, port)
+    _serve(sock, lambda token: make_app(run=run, token=token), host, say, f"following {run}")
