@@ -36,7 +36,6 @@ __all__ = [
     "plot_logit",
     "plot_proposition2",
     "plot_wgan",
-    "plot_dynamics",
 ]
 
 # Text in gankit's figures is plain text: run directory names and metric keys may hold "$", "\\", "^" or
@@ -603,27 +602,5 @@ def plot_wgan(fig_data: dict, path: str | Path) -> None:
     a2.set_xlabel("theta")
     a2.set_title("|d/dtheta| of the generator loss", fontsize=9)
     a2.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
-
-
-@_plain_text
-def plot_dynamics(fig_data: dict, path: str | Path) -> None:
-    """Bimodal target: the final p_g and the generator's gradient norm per step, per objective."""
-    names = list(fig_data)
-    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 6), dpi=110)
-    for j, name in enumerate(names):
-        d = fig_data[name]
-        a = axes[0, j]
-        a.plot(d["x"], d["p_data"], "k:", lw=2, label="p_data")
-        a.plot(d["x"], d["p_g"], color="tab:green", label="p_g")
-        a.set_xlim(-5, 5)
-        a.set_title(f"{name}: JSD {d['jsd']:.3g} nats", fontsize=9)
-        a.legend(fontsize=8)
-        b = axes[1, j]
-        b.semilogy(range(1, len(d["norms"]) + 1), [max(n, 1e-12) for n in d["norms"]], lw=0.5)
-        b.axhline(1e-3, color="r", lw=0.8, ls=":")
-        b.set_xlabel("step")
-        b.set_title("|grad of the G loss| per step", fontsize=9)
     fig.tight_layout()
     _save(fig, path)

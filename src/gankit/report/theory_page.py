@@ -21,8 +21,6 @@ THEORY_FIGURES = {  # file: caption, in the order the page shows them
     "wgan.png": "Arjovsky et al. (2017), example 1: JSD is flat at log 2 while W1 = |θ| keeps its slope; the "
     "generator's gradient under each objective.",
     # gankit theory --all: the instability of real training
-    "dynamics.png": "A bimodal target trained with the minimax and the non-saturating objective: final p_g and "
-    "the generator's gradient norm per step.",
     "stall.png": "Saturation stalls the minimax game: from p_g = N(−4, 0.5²) against D = D*, the minimax generator's "
     "mean does not move while the non-saturating one reaches the data (each seed, and the exact-gradient path).",
     "dirac.png": "The Dirac-GAN (Mescheder et al. 2018): gradient steps in the (θ, ψ) plane beside the linearised "

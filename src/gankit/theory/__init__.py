@@ -13,8 +13,7 @@ Rows (claim, predicted, measured, tolerance, pass):
   5. Saturation: at a confident D, the gradient reaching G through log(1 − D(G(z))) is the one
      through −log D(G(z)) times D/(1 − D).
 
-Further rows: Proposition 2 (descent on C(p_g) with D = D*), Arjovsky et al.'s example 1 (WGAN), and a
-bimodal target trained with both objectives (reported, not checked).
+Further rows: Proposition 2 (descent on C(p_g) with D = D*) and Arjovsky et al.'s example 1 (WGAN).
 
 ``gankit theory --all`` adds the instability of real training (:mod:`.instability`): saturation stalling the
 minimax game against D* (:mod:`.stall`), the Dirac-GAN of Mescheder et al. (2018) with its eigenvalues per
@@ -23,14 +22,13 @@ figures in :mod:`.instability_figures`.
 
 One idea a module: :mod:`.claims` (the table), :mod:`.grid` (the 1-D grid and its densities),
 :mod:`.snapshots` (G and D kept during training), one module an experiment (:mod:`.identity`,
-:mod:`.fixed_g`, :mod:`.equilibrium`, :mod:`.saturation`, :mod:`.proposition2`, :mod:`.wgan`,
-:mod:`.dynamics`), :mod:`.training_figures` (figure 1 and the curves) and :mod:`.run` (all in turn).
+:mod:`.fixed_g`, :mod:`.equilibrium`, :mod:`.saturation`, :mod:`.proposition2`, :mod:`.wgan`),
+:mod:`.training_figures` (figure 1 and the curves) and :mod:`.run` (all in turn).
 """
 
 from __future__ import annotations
 
 from .claims import Claim, claims_json, format_table
-from .dynamics import dynamics_claims
 from .equilibrium import equilibrium_claims
 from .fixed_g import fit_discriminator, fixed_g_claims, logit_claim
 from .identity import identity_claims
@@ -55,6 +53,5 @@ __all__ = [
     "confident_d_claim",
     "proposition2_claims",
     "wgan_claims",
-    "dynamics_claims",
     "instability_claims",
 ]
