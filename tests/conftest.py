@@ -42,6 +42,7 @@ SLOW = {
         "test_streaming_smoke_compares_in_memory_and_streamed",  # 10 s
         "test_cpu_speed_smoke_prints_the_step_rates_and_the_ring8_race",  # 12 s
         "test_live_speed_smoke_counts_steps_and_redraws",  # 8 s (chromium)
+        "test_ema_quality_smoke_keeps_each_ramp_as_a_run_with_it_would",  # 12 s (two digits runs)
         # test_profile_step_smoke_names_the_costly_ops (7 s): the file's one test in the quick subset
     },
     "test_cli.py": {

@@ -161,3 +161,14 @@ def test_live_speed_smoke_counts_steps_and_redraws(chromium):
     )
     row = [line.split("|")[2:4] for line in out.splitlines() if line.startswith("| ") and "measured" in line][0]
     assert float(row[0]) > 0 and float(row[1]) > 0
+
+
+def test_ema_quality_smoke_keeps_each_ramp_as_a_run_with_it_would(tmp_path):
+    out = _run(
+        "ema_quality.py", "--smoke", "--out", str(tmp_path), "--set", "train.ema_rampup=0.05", "--ramps", "0.05,0.01"
+    )
+    tables = [t.strip().splitlines() for t in out.split("\n\n") if t.startswith("| step")]
+    assert len(tables) == 3 and all(len(t) == 5 for t in tables)  # the run's EMA, then one a ramp; 2 evaluations
+    run, same, shorter = tables
+    assert run == same  # the copy with the run's own ramp samples what the run's G_ema does
+    assert shorter != run

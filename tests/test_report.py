@@ -443,7 +443,7 @@ def test_curves_and_samples_name_generator_samples_and_features(pages, runs):
     for name, toy in (("digits", False), ("ring8", True)):
         cfg = _config(runs[name])["train"]
         on = describe_ema(cfg["ema_kimg"], cfg["ema_rampup"])
-        assert on == ("G (no EMA)" if name == "ring8" else "G_ema (EMA half-life 20 kimg, ramp-up 0.05)")
+        assert on == ("G (no EMA)" if name == "ring8" else "G_ema (EMA half-life 20 kimg, ramp-up 0.01)")
         n = cfg["eval_samples"]
         samples = _section(pages[name], "Samples")
         assert f"drawn by {on}" in samples and RULE in samples
@@ -1019,7 +1019,7 @@ def test_config_that_cannot_be_read(runs, tmp_path, content, said, shown):
                 ("-1", "the number -1"),
             )
         ],
-        ("ema_kimg", "20", "G_ema (EMA half-life 20 kimg, ramp-up 0.05)"),  # unreadable elsewhere: the EMA still named
+        ("ema_kimg", "20", "G_ema (EMA half-life 20 kimg, ramp-up 0.01)"),  # unreadable elsewhere: the EMA still named
         ("ema_rampup", "'x'", "G_ema (EMA half-life 20 kimg; config.yaml has train.ema_rampup text"),
         *[
             ("ema", v, f"has train.ema {w}, not a decay in [0, 1)")

@@ -232,7 +232,7 @@ class TrainConfig(_Section):
     # of images (global batch × steps; 0: no EMA), capped at ema_rampup × the images seen so far, so that
     # early on the average follows G closely (null: no ramp, a constant decay)
     ema_kimg: Float = Field(0.0, ge=0)
-    ema_rampup: Optional[Float] = Field(0.05, gt=0)
+    ema_rampup: Optional[Float] = Field(0.01, gt=0)  # 1%: see the README's EMA section and RESULTS.md
     augment: str = ""  # DiffAugment policy: comma-separated of color, translation, cutout
     # ADA (Karras et al. 2020): D's inputs augmented with probability p, which moves toward the target of
     # r_t = E[sign(D(x_real))] (the paper: 0.6; 0: off) by at most 1 per ada_kimg thousand real images
