@@ -30,6 +30,7 @@ PRESETS = {
         "model.d_hidden=8",
         "train.eval_features=none",
         "train.sample_every=0",
+        "train.ema_rampup=0.5",  # half-life 16 images at step 3 (β = ½): at the preset's 1%, G_ema = G to 2⁻⁵⁰
     ],
 }
 
