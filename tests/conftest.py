@@ -148,6 +148,7 @@ SLOW = {
     },
     "test_theory_instability.py": {
         "test_figures_are_written",  # 2-4 s (matplotlib)
+        "test_collapse_rows_are_the_same_in_parallel_processes",  # 10 s (two spawned processes import torch)
     },
     "test_theory.py": {
         "test_gankit_theory_passes_every_row",  # 50 s

@@ -78,10 +78,9 @@ WHY = {
 
 
 def measure_run(preset: str, name: str, seed: int, steps: int) -> dict:
-    """Train ``preset`` with objective ``name`` from ``seed`` for ``steps`` steps, one torch thread; measure the
+    """Train ``preset`` with objective ``name`` from ``seed`` for ``steps`` steps; measure the
     mass p_g puts near each mode (``mass``: p_g's, exact in 1-D; in 2-D each mode's share of the high-quality
     samples), p_data's (``data``) and the high-quality share (``hq``, 2-D only)."""
-    torch.set_num_threads(1)
     over = ["train.progress=false", "train.tensorboard=false", "train.eval_every=0"]
     over += [f"train.steps={steps}", f"train.seed={seed}"] + OBJECTIVES[name][preset]
     cfg = load_config(preset, overrides=over)
@@ -122,13 +121,14 @@ def _masses_2d(G: torch.nn.Module, target: GaussianMixture, z_dim: int) -> tuple
 
 
 def run_all(jobs: list[tuple[str, str, int, int]], workers: int | None = None) -> list[dict]:
-    """:func:`measure_run` of each (preset, name, seed, steps), in order; in ``workers`` processes (default: one a
-    core), or here when ``workers`` is 1. Spawned, not forked (a fork of a process that has run OpenMP can hang),
+    """:func:`measure_run` of each (preset, name, seed, steps), in order; in ``workers`` processes of one torch
+    thread (default: one a core), or here when ``workers`` is 1. Spawned, not forked (a fork of a process that has run OpenMP can hang),
     so a script that calls this needs Python's ``if __name__ == "__main__":`` guard, as the ``gankit`` command has."""
     workers = min(len(jobs), workers or os.cpu_count() or 1)
     if workers <= 1:
         return [measure_run(*job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=torch.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(measure_run, *zip(*jobs)))
 
 
