@@ -28,7 +28,8 @@ import torch
 
 from gankit.config import describe_ema, load_config
 from gankit.ema import ema_beta, ema_update
-from gankit.training.session import start
+from gankit.files import check_new_run_dir
+from gankit.training.session import due, start
 
 
 def run_seed(
@@ -55,6 +56,7 @@ def run_seed(
     copies: dict[float, torch.nn.Module] = {}
     counts = {r: torch.zeros((), dtype=torch.long) for r in ramps}
     fids: dict[int, dict] = {}
+    check_new_run_dir(out)  # as gankit train: a run directory is never written over
     t0 = time.perf_counter()
     with start(cfg, out) as s:
         while not s.finished:
@@ -65,7 +67,7 @@ def run_seed(
                 if first:
                     copies[r] = copy.deepcopy(s.G)
                 ema_update(copies[r], s.G, 1.0 - ema_beta(step, batch, t.ema_kimg, r), counts[r], first)
-            if step % every == 0 or step == steps:  # the run measured G_ema and G at this step (train.eval_every)
+            if due(step, every, steps):  # the run measured G_ema and G at this step (train.eval_every)
                 assert s.evaluation is not None
                 row = {"raw": s.stats[f"raw/{key}"], "run": s.stats[key]}
                 fids[step] = row | {r: s.evaluation.measure_one(m)[key] for r, m in copies.items()}
@@ -107,7 +109,7 @@ def main() -> None:
         args.preset, args.steps, args.every = "digits", 20, 10
         args.sets += ["model.g_hidden=8", "model.d_hidden=8", "train.eval_samples=200"]
         args.ramps = args.ramps or "0.01"
-    ramps = [float(r) for r in args.ramps.split(",") if r]
+    ramps = list(dict.fromkeys(float(r) for r in args.ramps.split(",") if r))  # each once: one copy a ramp
     cfg = load_config(args.preset, overrides=args.sets)
     if cfg.train.ema_kimg <= 0 or not cfg.train.eval_features:
         raise SystemExit("ema_quality: the preset needs an EMA (train.ema_kimg > 0) and train.eval_features")

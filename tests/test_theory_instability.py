@@ -151,3 +151,9 @@ def test_theory_help_lists_all(capsys):
     with pytest.raises(SystemExit) as e:
         main(["theory", "--help"])
     assert e.value.code == 0 and "--all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("runs", [{"gauss1d": (10, 1)}, {"ring8": (10, 0)}])
+def test_collapse_runs_name_their_targets_and_seeds(runs):
+    with pytest.raises(ValueError, match="targets: bimodal1d, ring8"):
+        collapse_claims(runs, workers=1)

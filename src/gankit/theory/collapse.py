@@ -55,7 +55,7 @@ OBJECTIVES = {
     },
 }
 # (steps, seeds) of each target's runs, its preset's settings otherwise (ring8: Adam 3e-3 decaying linearly to 0
-# over the run, EMA). Tried: bimodal1d 10 seeds, ring8 8. RpGAN + R1 + R2 kept every mode in all of them (smallest
+# over the run); the raw G is measured. Tried: bimodal1d 10 seeds, ring8 8. RpGAN + R1 + R2 kept every mode in all of them (smallest
 # mass near a mode 0.163 against the threshold 0.125 on bimodal1d; smallest share 0.093 against 1/32 on ring8);
 # the non-saturating loss lost a mode in 6 of 10 and 4 of 8, minimax on ring8 in 6 of 8 (so that all seeds of a
 # row keep every mode by chance with probability about 0.4^5 = 1% and 0.5^6 = 1.6%); minimax on bimodal1d in
@@ -124,7 +124,7 @@ def run_all(jobs: list[tuple[str, str, int, int]], workers: int | None = None) -
     """:func:`measure_run` of each (preset, name, seed, steps), in order; in ``workers`` processes of one torch
     thread (default: one a core), or here when ``workers`` is 1. Spawned, not forked (a fork of a process that has run OpenMP can hang),
     so a script that calls this needs Python's ``if __name__ == "__main__":`` guard, as the ``gankit`` command has."""
-    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    workers = min(len(jobs), workers or len(os.sched_getaffinity(0)))  # the cores this process may use
     if workers <= 1:
         return [measure_run(*job) for job in jobs]
     spawn = multiprocessing.get_context("spawn")
@@ -140,6 +140,11 @@ def collapse_claims(
     """The rows for each target of ``runs`` ({preset: (steps, seeds)}, default :data:`RUNS`), each objective of
     :data:`OBJECTIVES` trained from seeds 0, 1, ...; and the figure's data (the masses per objective and seed)."""
     runs = runs or RUNS
+    for preset, (_, seeds) in runs.items():
+        if preset not in RUNS or seeds < 1:
+            raise ValueError(
+                f"collapse runs: {preset!r} with {seeds} seeds; targets: {', '.join(RUNS)}, 1 seed or more"
+            )
     t0 = time.perf_counter()
     jobs = [(p, name, s, n) for p, (n, seeds) in runs.items() for name in OBJECTIVES for s in range(seeds)]
     results = iter(run_all(jobs, workers))
@@ -157,12 +162,12 @@ def _target_rows(preset: str, n: int, measured: dict[str, list[dict]], fig: dict
     smallest mass near a mode per seed in the text), and on 2-D targets minimax's high-quality share against the
     non-saturating one's."""
     one_d = measured["minimax"][0]["hq"] is None
+    k = len(measured["minimax"][0]["mass"])
     rule = (
         f"kept: p_g's mass within 3 sigma >= {KEEP:.2g} of p_data's there"
         if one_d
-        else f"kept: >= {KEEP:.2g} of its fair share (1/8) of the samples within 3 sigma of a mode"
+        else f"kept: >= {KEEP:.2g} of its fair share (1/{k}) of the samples within 3 sigma of a mode"
     )
-    k = len(measured["minimax"][0]["mass"])
     fig[preset] = {"mass": {}, "rule": rule, "data_mass": measured["minimax"][0]["data"]}
     bound = [KEEP * d for d in measured["minimax"][0]["data"]] if one_d else [KEEP / k] * k
     shares, details = {}, {}
