@@ -9,7 +9,19 @@ from torch import Tensor
 
 from ..exact import jsd
 
-__all__ = ["mode_stats", "grid_edges", "histogram_masses", "grid_jsd"]
+__all__ = ["mode_counts", "mode_stats", "grid_edges", "histogram_masses", "grid_jsd"]
+
+
+def mode_counts(samples: Tensor, modes: Tensor, std: float | Tensor) -> tuple[Tensor, float]:
+    """Per mode, the number of high-quality samples (within 3σ of their nearest mode) whose nearest mode it
+    is [K] (float64), and the share of ``samples`` [N, d] that are high quality; arguments as :func:`mode_stats`."""
+    s = samples.to(torch.float64)
+    m = modes.to(torch.float64)
+    dist = torch.cdist(s, m)  # [N, K]
+    d_min, nearest = dist.min(dim=1)
+    std = torch.as_tensor(std, dtype=torch.float64).expand(len(m))
+    hq = d_min <= 3.0 * std[nearest]
+    return torch.bincount(nearest[hq], minlength=len(m)).double(), hq.double().mean().item()
 
 
 def mode_stats(samples: Tensor, modes: Tensor, std: float | Tensor) -> dict[str, float]:
@@ -25,21 +37,15 @@ def mode_stats(samples: Tensor, modes: Tensor, std: float | Tensor) -> dict[str,
     ``kl_uniform`` (KL of the high-quality samples' mode histogram from uniform, in nats;
     NaN when no sample is high-quality).
     """
-    s = samples.to(torch.float64)
-    m = modes.to(torch.float64)
-    dist = torch.cdist(s, m)  # [N, K]
-    d_min, nearest = dist.min(dim=1)
-    std = torch.as_tensor(std, dtype=torch.float64).expand(len(m))
-    hq = d_min <= 3.0 * std[nearest]
-    counts = torch.bincount(nearest[hq], minlength=len(m)).double()
+    counts, high_quality = mode_counts(samples, modes, std)
     n_hq = counts.sum()
     if n_hq > 0:
         p = counts / n_hq
-        kl_u = (torch.xlogy(p, p) + p * math.log(len(m))).sum().item()
+        kl_u = (torch.xlogy(p, p) + p * math.log(len(counts))).sum().item()
     else:
         kl_u = float("nan")
     return {
-        "high_quality": hq.double().mean().item(),
+        "high_quality": high_quality,
         "modes": int((counts > 0).sum().item()),
         "kl_uniform": kl_u,
     }

@@ -33,7 +33,7 @@ import torch
 
 from ..config import load_config
 from ..distributions import GaussianMixture
-from ..metrics.toy import mode_stats
+from ..metrics.toy import mode_counts
 from ..training import train
 from .claims import Claim
 from .grid import Grid
@@ -111,13 +111,9 @@ def _masses_2d(G: torch.nn.Module, target: GaussianMixture, z_dim: int) -> tuple
     """Each mode's share of the high-quality samples among 2,500 (mode_stats' protocol), and the share of
     samples that are high quality."""
     with torch.no_grad():
-        x = G(torch.randn(2500, z_dim, generator=torch.Generator().manual_seed(0))).double()
-    stats = mode_stats(x, target.means, target.stds[:, 0])
-    dist = torch.cdist(x, target.means)
-    d_min, nearest = dist.min(dim=1)
-    hq = d_min <= 3 * target.stds[nearest, 0]
-    counts = torch.bincount(nearest[hq], minlength=len(target.means)).double()
-    return (counts / counts.sum().clamp(min=1)).tolist(), stats["high_quality"]
+        x = G(torch.randn(2500, z_dim, generator=torch.Generator().manual_seed(0)))
+    counts, hq = mode_counts(x, target.means, target.stds[:, 0])
+    return (counts / counts.sum().clamp(min=1)).tolist(), hq
 
 
 def run_all(jobs: list[tuple[str, str, int, int]], workers: int | None = None) -> list[dict]:
