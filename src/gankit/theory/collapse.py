@@ -55,11 +55,12 @@ OBJECTIVES = {
     },
 }
 # (steps, seeds) of each target's runs, its preset's settings otherwise (ring8: Adam 3e-3 decaying linearly to 0
-# over the run); the raw G is measured. Tried: bimodal1d 10 seeds, ring8 8. RpGAN + R1 + R2 kept every mode in all of them (smallest
-# mass near a mode 0.163 against the threshold 0.125 on bimodal1d; smallest share 0.093 against 1/32 on ring8);
-# the non-saturating loss lost a mode in 6 of 10 and 4 of 8, minimax on ring8 in 6 of 8 (so that all seeds of a
-# row keep every mode by chance with probability about 0.4^5 = 1% and 0.5^6 = 1.6%); minimax on bimodal1d in
-# none. Minimax's high-quality share on ring8 was at most 0.64, the non-saturating one's at least 0.77.
+# over the run; no EMA copy, as the raw G is measured). Tried: bimodal1d 10 seeds, ring8 8. RpGAN + R1 + R2 kept
+# every mode in all of them (smallest mass near a mode 0.163 against the threshold 0.125 on bimodal1d; smallest
+# share 0.093 against 1/32 on ring8); the non-saturating loss lost a mode in 6 of 10 and 4 of 8, minimax on ring8
+# in 6 of 8 (so that all seeds of a row keep every mode by chance with probability about 0.4^5 = 1% and
+# 0.5^6 = 1.6%); minimax on bimodal1d in none. Minimax's high-quality share on ring8 was at most 0.64, the
+# non-saturating one's at least 0.77.
 RUNS = {"bimodal1d": (300, 5), "ring8": (1500, 6)}
 KEEP = 1 / 4  # a mode is kept with at least a quarter of the mass p_data puts there (1-D) or of its fair share (2-D)
 
@@ -81,7 +82,8 @@ def measure_run(preset: str, name: str, seed: int, steps: int) -> dict:
     """Train ``preset`` with objective ``name`` from ``seed`` for ``steps`` steps; measure the
     mass p_g puts near each mode (``mass``: p_g's, exact in 1-D; in 2-D each mode's share of the high-quality
     samples), p_data's (``data``) and the high-quality share (``hq``, 2-D only)."""
-    over = ["train.progress=false", "train.tensorboard=false", "train.eval_every=0"]
+    # no EMA copy: the rows measure the raw G, which the EMA never feeds back into (the same G with or without it)
+    over = ["train.progress=false", "train.tensorboard=false", "train.eval_every=0", "train.ema_kimg=0"]
     over += [f"train.steps={steps}", f"train.seed={seed}"] + OBJECTIVES[name][preset]
     cfg = load_config(preset, overrides=over)
     res = train(cfg, None)
