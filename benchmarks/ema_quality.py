@@ -28,6 +28,7 @@ import torch
 
 from gankit.config import describe_ema, load_config
 from gankit.ema import ema_beta, ema_update
+from gankit.errors import GankitError
 from gankit.files import check_new_run_dir
 from gankit.training.session import due, start
 
@@ -56,7 +57,6 @@ def run_seed(
     copies: dict[float, torch.nn.Module] = {}
     counts = {r: torch.zeros((), dtype=torch.long) for r in ramps}
     fids: dict[int, dict] = {}
-    check_new_run_dir(out)  # as gankit train: a run directory is never written over
     t0 = time.perf_counter()
     with start(cfg, out) as s:
         while not s.finished:
@@ -113,9 +113,14 @@ def main() -> None:
     cfg = load_config(args.preset, overrides=args.sets)
     if cfg.train.ema_kimg <= 0 or not cfg.train.eval_features:
         raise SystemExit("ema_quality: the preset needs an EMA (train.ema_kimg > 0) and train.eval_features")
+    outs = [Path(args.out) / f"{args.preset}-seed{seed}" for seed in range(args.seeds)]
+    try:  # every seed's directory before the first run: as gankit train, a run directory is never written over
+        for out in outs:
+            check_new_run_dir(out)
+    except GankitError as e:
+        raise SystemExit(f"ema_quality: {e}") from None
     results, times = [], []
-    for seed in range(args.seeds):
-        out = Path(args.out) / f"{args.preset}-seed{seed}"
+    for seed, out in enumerate(outs):
         fids, seconds = run_seed(args.preset, args.steps, args.every, seed, args.sets, ramps, out)
         results.append(fids)
         times.append(seconds)
