@@ -45,6 +45,14 @@ plugins_option = click.option(
     help="Import a module of yours that registers networks, datasets or objectives (repeatable).",
 )
 
+# sample, eval and export choose between a run's two generators the same way.
+generator_option = click.option(
+    "--generator",
+    type=click.Choice(["ema", "raw"]),
+    default=None,
+    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
+)
+
 
 def _plugins() -> list[str]:
     """The --import modules of this command."""
@@ -215,12 +223,7 @@ def resume(run_dir, steps, overrides) -> None:
     default=None,
     help="Draw z from N(0, I) truncated to |z| ≤ T (the truncation trick; any T > 0).",
 )
-@click.option(
-    "--generator",
-    type=click.Choice(["ema", "raw"]),
-    default=None,
-    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
-)
+@generator_option
 @plugins_option
 def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     """Draw samples from a trained run's generator (its EMA copy when there is one, unless --generator raw).
@@ -262,12 +265,7 @@ def sample(run_dir, n, out, seed, klass, truncation, generator) -> None:
     help="Inception-v3 weights file (torch-fidelity's weights-inception-2015-12-05-6726825d.pth).",
 )
 @click.option("--download", is_flag=True, help="Download the Inception weights if they are not found locally.")
-@click.option(
-    "--generator",
-    type=click.Choice(["ema", "raw"]),
-    default=None,
-    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
-)
+@generator_option
 @plugins_option
 def eval_(run_dir, n, features, as_json, inception_weights, download, generator) -> None:
     """Measure a run's generator: FID, KID, IS, precision/recall, density/coverage, each with its floor.
@@ -382,12 +380,7 @@ def report(run_dirs, out) -> None:
 @click.option(
     "--out", default=None, help="Output file (default RUN_DIR/export/generator.EXT, EXT the format's suffix)."
 )
-@click.option(
-    "--generator",
-    type=click.Choice(["ema", "raw"]),
-    default=None,
-    help="The EMA copy of G (default, when the run keeps one) or the raw G.",
-)
+@generator_option
 @click.argument("run_dir", metavar="RUN_DIR|CHECKPOINT", type=click.Path())
 @plugins_option
 def export(run_dir, fmt, out, generator) -> None:
