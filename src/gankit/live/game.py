@@ -253,9 +253,8 @@ def _view_1d(game: LiveGame, G: torch.nn.Module, D: torch.nn.Module) -> dict:
     d = torch.sigmoid(D(x[:, None].float()).double())
     samples = G(game.z).double()
     grad = _gradient_at(game, G, D, samples.float())
-    masses = torch.stack([p_data * width, p_g * width])
     return {
-        "jsd": jsd(masses[0], masses[1]).item(),
+        "jsd": jsd(p_data * width, p_g * width).item(),  # masses of the bins
         "p_g": p_g.tolist(),
         "D": d.tolist(),
         "D_star": d_star.tolist(),
@@ -279,7 +278,6 @@ def _view_2d(game: LiveGame, G: torch.nn.Module, D: torch.nn.Module) -> dict:
     }
     # the sample statistics (5,000 more samples) every other frame, at half the frame rate: they are the
     # costliest part of a frame, and the training thread computes frames between its steps
-    assert game.session is not None
     if game.frames % 2 == 0 or "jsd" not in game.frame or not game.playing:  # paused: every frame is fresh
         return out | _sample_statistics(game, G)
     return out | {k: game.frame[k] for k in ("jsd", "modes", "high_quality") if k in game.frame}
